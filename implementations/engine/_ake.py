@@ -21,6 +21,7 @@ from . import _codec, _crypto
 from ._codec import DecodeError, Reader
 from ._crypto import DhKeyPair, DsaPrivate, DsaPublic
 from ._deps import Entropy
+from ._state import mermaid_diagram
 from ._wire import DHCommit, DHKey, EncodedMessage, Header, MessageType, RevealSignature, Signature
 
 AKE_KEYID = 1  # "Send the public part of our_dh[our_keyid-1]" with our_keyid = 2 at the start
@@ -357,10 +358,5 @@ class Ake:
 
 
 def diagram() -> str:
-    """The authstate machine as Graphviz dot, drawn from :data:`AKE_TRANSITIONS`."""
-    lines = ["digraph authstate {", "  rankdir=LR;"]
-    for (state, event), row in sorted(AKE_TRANSITIONS.items(), key=lambda kv: (kv[0][0].name, kv[0][1].name)):
-        for nxt in sorted(row.next_states, key=lambda s: s.name):
-            lines.append(f'  {state.name} -> {nxt.name} [label="{event.name}\\n{row.effect}"];')
-    lines.append("}")
-    return "\n".join(lines)
+    """The authstate machine, drawn from :data:`AKE_TRANSITIONS`."""
+    return mermaid_diagram(AuthState.NONE, AKE_TRANSITIONS)

@@ -65,6 +65,14 @@ class Context:
         return _wire.QueryMessage(versions, QUERY_EXPLANATION.format(account=self.account)).encode()
 
 
+def _check_text(text: str, what: str) -> None:
+    """Caller misuse, not network input: text must be encodable as UTF-8 (no lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise BadRequest(f"{what} is not valid Unicode: {exc.reason}") from None
+
+
 class Conversation:
     """Everything about one correspondent: the master session, one session per instance, held text."""
 
@@ -138,6 +146,7 @@ class Engine:
     # ---------------------------------------------------------- user actions
 
     def send(self, peer: str, text: str) -> Result:
+        _check_text(text, "user text")
         if "\0" in text:
             raise BadRequest("user text cannot contain NUL (it would start the TLV part)")
         conv, fx = self.conversation(peer), Effects()
@@ -160,6 +169,11 @@ class Engine:
         return self._result(conv, fx)
 
     def smp_start(self, peer: str, secret: str, question: str | None) -> Result:
+        _check_text(secret, "SMP secret")
+        if question is not None:
+            _check_text(question, "SMP question")
+            if "\0" in question:
+                raise BadRequest("the SMP question cannot contain NUL (it is NUL-terminated)")
         conv, fx = self.conversation(peer), Effects()
         session = self._private_session(conv, fx, "SMP")
         if session is not None:
@@ -167,6 +181,7 @@ class Engine:
         return self._result(conv, fx)
 
     def smp_respond(self, peer: str, secret: str) -> Result:
+        _check_text(secret, "SMP secret")
         conv, fx = self.conversation(peer), Effects()
         session = self._private_session(conv, fx, "SMP")
         if session is not None:
@@ -355,10 +370,9 @@ class Engine:
                 out.append(Outgoing(conv.peer, encoded))
                 continue
             header = item.header
+            tags = (header.sender_tag, header.receiver_tag) if header.version == 3 else (0, 0)
             try:
-                pieces = fragment_message(
-                    encoded, limit, header.version, header.sender_tag, header.receiver_tag
-                )
+                pieces = fragment_message(encoded, limit, header.version, *tags)
             except ValueError as exc:
                 fx.events.append(ErrorRaised(conv.peer, "unsendable", f"{header.type.name}: {exc}"))
                 continue

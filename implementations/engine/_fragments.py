@@ -280,8 +280,9 @@ class Reassembler:
 
     Rules, in the spec's order, for a fragment (k, n, piece):
 
-    * k == 0, n == 0 or k > n: discard it.  The spec does not say to forget
-      F, and libotr keeps it, so (K, N, F) are unchanged.
+    * k == 0, n == 0 or k > n (or n > 65535, which the wire cannot carry):
+      discard it.  The spec does not say to forget F, and libotr keeps it,
+      so (K, N, F) are unchanged.
     * k == 1: forget F; F = piece, (K, N) = (k, n).
     * n == N and k == K + 1: append piece to F; (K, N) = (k, n).
     * otherwise: forget F; (K, N) = (0, 0).  A repeat of the last stored

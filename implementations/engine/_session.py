@@ -226,10 +226,14 @@ class Session:
         self._smp_outcome(fx, outcome)
 
     def _smp_outcome(self, fx: Effects, outcome: SmpOutcome) -> None:
-        if outcome.tlvs and self.msgstate is MsgState.ENCRYPTED:
-            self.send_data_message(fx, b"", outcome.tlvs, flags=_wire.IGNORE_UNREADABLE)
+        # One TLV per Data Message: libotr handles the TLVs of one message in a fixed type order
+        # (SMP1Q, SMP1..SMP4, abort), so a restart sent as [abort, SMP1] together would be lost.
+        if self.msgstate is MsgState.ENCRYPTED:
+            for tlv in outcome.tlvs:
+                self.send_data_message(fx, b"", (tlv,), flags=_wire.IGNORE_UNREADABLE)
+        extra = {"x-detail": outcome.detail} if outcome.detail else {}
         for result, question in outcome.results:
-            fx.events.append(SmpUpdated(self.peer, result, question))
+            fx.events.append(SmpUpdated(self.peer, result, question, extra=dict(extra)))
 
     def symkey(self, fx: Effects, use: int, usedata: bytes) -> bytes:
         assert self.keys is not None

@@ -9,7 +9,9 @@ pair is defined by the spec) would be ignored with a reason.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 
 class MsgState(enum.Enum):
@@ -79,11 +81,23 @@ MSG_TRANSITIONS: dict[tuple[MsgState, MsgInput], Transition] = {
 }
 
 
-def diagram() -> str:
-    """The msgstate machine as Graphviz dot, drawn from :data:`MSG_TRANSITIONS`."""
-    lines = ["digraph msgstate {", "  rankdir=LR;"]
-    for (state, event), row in sorted(MSG_TRANSITIONS.items(), key=lambda kv: (kv[0][0].name, kv[0][1].name)):
+class _Row(Protocol):
+    @property
+    def effect(self) -> str: ...
+
+    @property
+    def next_states(self) -> frozenset[Any]: ...
+
+
+def mermaid_diagram(initial: enum.Enum, table: Mapping[tuple[Any, Any], _Row]) -> str:
+    """A Mermaid ``stateDiagram-v2``: one edge per (state, input, next state) of a transition table."""
+    lines = ["stateDiagram-v2", f"    [*] --> {initial.name}"]
+    for (state, event), row in table.items():
         for nxt in sorted(row.next_states, key=lambda s: s.name):
-            lines.append(f'  {state.name} -> {nxt.name} [label="{event.name}\\n{row.effect}"];')
-    lines.append("}")
-    return "\n".join(lines)
+            lines.append(f"    {state.name} --> {nxt.name}: {event.name} / {row.effect}")
+    return "\n".join(lines) + "\n"
+
+
+def diagram() -> str:
+    """The msgstate machine, drawn from :data:`MSG_TRANSITIONS`."""
+    return mermaid_diagram(MsgState.PLAINTEXT, MSG_TRANSITIONS)

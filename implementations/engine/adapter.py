@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from importlib import metadata
 
-from implementations.api import BadRequest, DsaKey, Hello, InitConfig, Result, Status
+from implementations.api import PEER_PROTOCOL_VERSION, BadRequest, DsaKey, Hello, InitConfig, Result, Status
 
 from ._crypto import DsaPrivate, DsaPublic
 from ._deps import Clock, Entropy, ManualClock, SeededEntropy, SystemClock, SystemEntropy
@@ -58,7 +58,14 @@ class EngineAdapter:
         return self._engine
 
     def hello(self) -> Hello:
-        return Hello("engine", _version(), (2, 3), FEATURES, deterministic=True)
+        return Hello(
+            "engine",
+            _version(),
+            (2, 3),
+            FEATURES,
+            deterministic=True,
+            extra={"x-peer-protocol": PEER_PROTOCOL_VERSION},
+        )
 
     def init(self, config: InitConfig) -> Result:
         entropy: Entropy
