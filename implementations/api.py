@@ -315,7 +315,7 @@ ERROR_CODES = {
     "not_private": "user text refused because no private conversation is possible now",
     "unencrypted": "plaintext received while encrypted, finished, or requiring encryption",
     "held": "user text stored until the session is secure (REQUIRE_ENCRYPTION)",
-    "smp": "an SMP request that cannot be made now (no session, nothing to answer)",
+    "smp": "an SMP operation with no encrypted session to run in (SMP's own refusals are smp events)",
     "unsendable": "a message that cannot be put on the network (too large to fragment)",
 }
 

@@ -155,6 +155,21 @@ class Ake:
         }
         return self._dispatch(inputs[message.header.type], message)
 
+    @property
+    def outstanding_commit(self) -> bytes | None:
+        """The hashed gx of the D-H Commit this machine sent and still stands by, if any."""
+        if self.state is AuthState.NONE or self._our_commit is None:
+            return None
+        return self._our_commit.hashed_gx
+
+    def reset(self) -> None:
+        """Forget any AKE in progress (authstate NONE)."""
+        self.state = AuthState.NONE
+        self._our_commit = None
+        self._sent_dh_key = None
+        self._sent_reveal = None
+        self._keys = None
+
     def copy_from(self, master: Ake) -> None:
         """Take over the master instance's outstanding D-H Commit (libotr's copy-on-commit/key).
 

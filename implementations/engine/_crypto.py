@@ -181,6 +181,10 @@ def derive_data_keys(our: DhKeyPair, their_public: int) -> DataKeys:
 # ---------------------------------------------------------------------- DSA
 
 DSA_PUBKEY_TYPE = 0x0000
+# Bounds on a correspondent's DSA key, so that a hostile key cannot make verification arbitrarily
+# slow.  Every deployed OTR key is 1024/160; FIPS 186 stops at 3072/256.
+MAX_DSA_P_BITS = 3072
+MAX_DSA_Q_BITS = 256
 
 
 @dataclass(frozen=True)
@@ -249,10 +253,14 @@ def dsa_sign(key: DsaPrivate, message: bytes, k: int) -> tuple[int, int]:
 
 
 def dsa_verify(pub: DsaPublic, message: bytes, r: int, s: int) -> bool:
+    """Never raises: a key from the network may have a composite q, where s has no inverse."""
     if not (0 < r < pub.q and 0 < s < pub.q):
         return False
     h = dsa_hash_value(message, pub.q)
-    w = gmpy2.invert(s, pub.q)
+    try:
+        w = gmpy2.invert(s, pub.q)
+    except ZeroDivisionError:
+        return False
     u1 = h * w % pub.q
     u2 = r * w % pub.q
     v = gmpy2.powmod(pub.g, u1, pub.p) * gmpy2.powmod(pub.y, u2, pub.p) % pub.p % pub.q
@@ -270,4 +278,6 @@ def read_pubkey(reader: Reader) -> DsaPublic:
     y = reader.mpi("pubkey y")
     if q < 2 or p < 3 or not (1 < g < p) or not (1 < y < p):
         raise DecodeError("pubkey parameters out of range")
+    if p.bit_length() > MAX_DSA_P_BITS or q.bit_length() > MAX_DSA_Q_BITS:
+        raise DecodeError(f"pubkey larger than {MAX_DSA_P_BITS}-bit p / {MAX_DSA_Q_BITS}-bit q")
     return DsaPublic(p, q, g, y)

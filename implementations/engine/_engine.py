@@ -86,10 +86,23 @@ class Conversation:
         self.offer_whitespace_tag = True
 
     def instance(self, tag: int) -> Session:
+        """The session of instance ``tag``; a new one inherits the master's outstanding v3 commit."""
         session = self.instances.get(tag)
         if session is None:
             session = self.instances[tag] = Session(self, tag)
+            self.share_commit(session)
         return session
+
+    def share_commit(self, session: Session) -> None:
+        """A v3 D-H Commit goes to receiver tag 0, i.e. to every instance: each then awaits its D-H Key.
+
+        (libotr copies the master's state into an instance when a D-H Key arrives; doing it when the
+        commit is sent gives the same answers and lets a D-H Commit from an instance meet the
+        tie-break the spec asks for.)
+        """
+        master = self.master.ake
+        if master.state is AuthState.AWAITING_DHKEY and master.version == 3:
+            session.ake.copy_from(master)
 
     def sessions(self) -> list[Session]:
         return [self.master, *self.instances.values()]
@@ -317,6 +330,8 @@ class Engine:
             fx.events.append(ErrorRaised(conv.peer, "ignored", f"{why} offers no version our policy allows"))
             return
         fx.sent.extend(conv.master.ake.start(max(common)).send)
+        for session in conv.instances.values():
+            conv.share_commit(session)
 
     def _encoded(self, conv: Conversation, fx: Effects, message: EncodedMessage) -> None:
         header = message.header
@@ -337,19 +352,15 @@ class Engine:
             session.handle(fx, MsgInput.RECV_DATA, message)
             return
         master = conv.master.ake
-        if (
-            session is not conv.master
-            and header.type in (MessageType.DH_COMMIT, MessageType.DH_KEY)
-            and session.ake.state is AuthState.NONE
-            and master.state is AuthState.AWAITING_DHKEY
-            and master.version == 3
-        ):
-            session.ake.copy_from(master)
+        used_commit = session.ake.outstanding_commit
         outcome = session.ake.receive(message)
         fx.sent.extend(outcome.send)
         if outcome.ignored:
             fx.events.append(ErrorRaised(conv.peer, "ignored", outcome.ignored))
         if outcome.result is not None:
+            if session is not conv.master and used_commit is not None and used_commit == master.outstanding_commit:
+                # The master's commit has been answered and opened: it must never be offered again.
+                master.reset()
             session.handle(fx, MsgInput.AKE_COMPLETED, outcome.result)
             conv.mark_secured(session)
             held, conv.held = conv.held, []
