@@ -358,9 +358,8 @@ class Engine:
         if outcome.ignored:
             fx.events.append(ErrorRaised(conv.peer, "ignored", outcome.ignored))
         if outcome.result is not None:
-            if session is not conv.master and used_commit is not None and used_commit == master.outstanding_commit:
-                # The master's commit has been answered and opened: it must never be offered again.
-                master.reset()
+            if session is not conv.master and used_commit and used_commit == master.outstanding_commit:
+                master.reset()  # the master's commit was answered and opened: never offer it again
             session.handle(fx, MsgInput.AKE_COMPLETED, outcome.result)
             conv.mark_secured(session)
             held, conv.held = conv.held, []
