@@ -31,16 +31,17 @@ def _cmd_peer(args: argparse.Namespace) -> int:
     except KeyError as exc:
         print(exc.args[0], file=sys.stderr)
         return 2
-    if impl.factory is None:
+    if impl.in_process is None:
         print(f"{impl.name} is unavailable here: {impl.unavailable}", file=sys.stderr)
         return 3
-    return serve_stdio(impl.factory())
+    return serve_stdio(impl.in_process())
 
 
 def _cmd_impls(args: argparse.Namespace) -> int:
     for impl in impls.all_implementations():
         state = "available" if impl.available else f"unavailable: {impl.unavailable}"
-        print(f"{impl.name:10} {impl.version:12} {state}")
+        mode = ", isolated in a worker process" if impl.isolated else ""
+        print(f"{impl.name:10} {impl.version:12} {state}{mode}")
         print(f"{'':10} {impl.description}; from {impl.location or '-'}")
     return 0
 

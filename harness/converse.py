@@ -25,9 +25,9 @@ def _abbrev(wire: str, width: int = 72) -> str:
 @contextlib.contextmanager
 def _factory(in_process: bool) -> Iterator[Callable[[], Adapter]]:
     engine = impls.get("engine")
-    assert engine.factory is not None
+    assert engine.in_process is not None
     if in_process:
-        yield engine.factory
+        yield engine.in_process
         return
     from implementations.peer import PeerProcess
 

@@ -3,6 +3,12 @@
 Only this module knows the concrete adapters; everything else in the
 harness speaks :class:`implementations.api.Adapter`.  An implementation
 that cannot run here is listed with the reason, never silently dropped.
+
+A native implementation (libotr) runs *isolated*: the harness talks to an
+``otrcheck peer NAME`` worker subprocess through the peer protocol, so a
+crash inside it becomes a :class:`~implementations.peer.PeerCrashed`
+outcome instead of killing the harness.  ``otrcheck peer NAME`` itself
+serves the in-process adapter.
 """
 
 from __future__ import annotations
@@ -10,26 +16,41 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from implementations.api import Adapter
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PEER_TIMEOUT = 60.0  # seconds for one peer-protocol request (an SMP in potr takes ~0.5 s)
 
 
 @dataclass(frozen=True)
 class Implementation:
     name: str
     description: str
-    factory: Callable[[], Adapter] | None
+    in_process: Callable[[], Adapter] | None
     version: str = ""
     location: str = ""
     unavailable: str = ""
+    isolated: bool = False
 
     @property
     def available(self) -> bool:
-        return self.factory is not None
+        return self.in_process is not None
 
     def peer_command(self) -> list[str]:
         """The command that serves this implementation over the peer protocol."""
         return [sys.executable, "-m", "harness.cli", "peer", self.name]
+
+    def make(self, isolated: bool | None = None) -> Adapter:
+        """An adapter for one account: in this process, or in a worker when ``isolated``."""
+        if self.in_process is None:
+            raise RuntimeError(f"{self.name} is unavailable: {self.unavailable}")
+        if not (self.isolated if isolated is None else isolated):
+            return self.in_process()
+        from implementations.peer import PeerProcess
+
+        return PeerProcess(self.peer_command(), cwd=REPO_ROOT, timeout=PEER_TIMEOUT, name=self.name)
 
 
 def _engine() -> Implementation:
@@ -45,7 +66,30 @@ def _engine() -> Implementation:
     )
 
 
-_PROBES: dict[str, Callable[[], Implementation]] = {"engine": _engine}
+def _libotr() -> Implementation:
+    from implementations.libotr import provision
+
+    description = "libotr, the C reference implementation, through ctypes"
+    location = provision.locate()
+    if location.path is None:
+        return Implementation("libotr", description, None, unavailable=location.problem or "not found")
+
+    def make() -> Adapter:
+        from implementations.libotr.adapter import LibotrAdapter
+
+        return LibotrAdapter(location.path)
+
+    return Implementation(
+        "libotr",
+        description,
+        make,
+        location.version or "",
+        f"{location.path} ({location.source})",
+        isolated=True,
+    )
+
+
+_PROBES: dict[str, Callable[[], Implementation]] = {"engine": _engine, "libotr": _libotr}
 
 
 def names() -> list[str]:

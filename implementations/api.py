@@ -406,3 +406,15 @@ class Adapter(Protocol):
     def status(self, peer: str) -> Status: ...
 
     def quit(self) -> None: ...
+
+
+@runtime_checkable
+class ExtensionAdapter(Protocol):
+    """An adapter that also answers extension ops (names starting with ``x-``).
+
+    ``fields`` are the request's fields other than ``id`` and ``op``, as JSON
+    values.  An op the adapter does not know raises :class:`Unsupported`.
+    Extension ops are listed in docs/peer-protocol.md.
+    """
+
+    def extension(self, op: str, fields: dict[str, Any]) -> Result: ...

@@ -54,6 +54,7 @@ from implementations.api import (
     DsaKey,
     ErrorRaised,
     Event,
+    ExtensionAdapter,
     Hello,
     InitConfig,
     Outgoing,
@@ -244,6 +245,9 @@ def decode_request(obj: object) -> tuple[int, str, dict[str, Any]]:
     op = obj["op"]
     if not isinstance(op, str):
         raise BadRequest("op must be a string")
+    if op.startswith(EXTENSION_PREFIX):
+        fields = {k: v for k, v in obj.items() if k not in ("id", "op")}
+        return rid, op, {"fields": fields}
     if op not in _OPS:
         raise BadRequest(f"unknown op {op!r}")
     spec = _OPS[op]
@@ -296,7 +300,12 @@ def _body(
 
 def _answer(adapter: Adapter, op: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     """Call ``adapter.<op>`` and turn its return value into the ok response's body."""
-    answer = getattr(adapter, op)(**kwargs)
+    if op.startswith(EXTENSION_PREFIX):
+        if not isinstance(adapter, ExtensionAdapter):
+            raise Unsupported(f"{op}: this implementation has no extension ops")
+        answer = adapter.extension(op, kwargs["fields"])
+    else:
+        answer = getattr(adapter, op)(**kwargs)
     if op == "hello":
         _expect(answer, Hello, op)
         return _body([], [], answer.to_json(), op)
@@ -933,6 +942,12 @@ class PeerProcess:
 
     def smp_abort(self, peer: str) -> Result:
         return self._result("smp_abort", {"peer": peer})
+
+    def extension(self, op: str, fields: dict[str, Any]) -> Result:
+        """Send an extension op (``x-...``); its answer's fields land in ``Result.fields``."""
+        if not op.startswith(EXTENSION_PREFIX):
+            raise BadRequest(f"extension ops start with {EXTENSION_PREFIX!r}: {op!r}")
+        return self._result(op, fields)
 
     def symkey(self, peer: str, use: int, usedata: bytes) -> Result:
         result = self._result("symkey", {"peer": peer, "use": use, "usedata": usedata.hex()})
