@@ -87,7 +87,7 @@ _MSGSTATES = {
     OtrlMessageState.FINISHED: "finished",
 }
 
-_SMP_RESULTS = {
+_SMP_RESULTS: dict[int, str] = {
     OtrlSMPEvent.ERROR: "error",
     OtrlSMPEvent.ABORT: "abort",
     OtrlSMPEvent.CHEATED: "cheated",

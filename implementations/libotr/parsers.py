@@ -62,11 +62,11 @@ def parse(lib: Lib, entry: str, data: str) -> Any:
         return int(lib.otrl_proto_query_bestversion(raw, _V23))
     if entry == "whitespace_version":
         start, end = c_void_p(), c_void_p()
-        buf = ctypes.create_string_buffer(raw)
-        version = lib.otrl_proto_whitespace_bestversion(buf, byref(start), byref(end), _V23)
+        text = ctypes.create_string_buffer(raw)
+        version = lib.otrl_proto_whitespace_bestversion(text, byref(start), byref(end), _V23)
         stripped = None
         if start.value and end.value:
-            base = ctypes.addressof(buf)
+            base = ctypes.addressof(text)
             stripped = (raw[: start.value - base] + raw[end.value - base :]).decode("utf-8", "replace")
         return {"version": int(version), "stripped": stripped}
     raise ValueError(f"unknown parse entry {entry!r}")
