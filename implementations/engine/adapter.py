@@ -8,12 +8,23 @@ clock stands still, so a run is reproducible byte for byte.
 from __future__ import annotations
 
 from importlib import metadata
+from typing import Any
 
-from implementations.api import PEER_PROTOCOL_VERSION, BadRequest, DsaKey, Hello, InitConfig, Result, Status
+from implementations.api import (
+    PEER_PROTOCOL_VERSION,
+    BadRequest,
+    DsaKey,
+    Hello,
+    InitConfig,
+    Result,
+    Status,
+    Unsupported,
+)
 
 from ._crypto import DsaPrivate, DsaPublic
 from ._deps import Clock, Entropy, ManualClock, SeededEntropy, SystemClock, SystemEntropy
 from ._engine import Engine
+from .parsers import PARSE_ENTRIES, parse
 
 FEATURES = (
     "v2",
@@ -28,6 +39,7 @@ FEATURES = (
     "error_start_ake",
     "heartbeat",
     "deterministic",
+    "x-parse",
 )
 
 
@@ -115,3 +127,21 @@ class EngineAdapter:
 
     def quit(self) -> None:
         self._engine = None
+
+    def extension(self, op: str, fields: dict[str, Any]) -> Result:
+        if op == "x-parse":
+            entry, data = fields.get("entry"), fields.get("input")
+            if entry not in PARSE_ENTRIES or not isinstance(data, str):
+                raise BadRequest(f"x-parse needs entry (one of {sorted(PARSE_ENTRIES)}) and input (string)")
+            if entry == "tlv" and not _is_hex(data):
+                raise BadRequest("x-parse tlv takes hex input")
+            return Result(fields={"result": parse(entry, data)})
+        raise Unsupported(f"the engine has no extension op {op}")
+
+
+def _is_hex(text: str) -> bool:
+    try:
+        bytes.fromhex(text)
+    except ValueError:
+        return False
+    return True
