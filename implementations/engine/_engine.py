@@ -39,6 +39,7 @@ from ._session import Effects, Session
 from ._state import MsgInput, MsgState
 from ._wire import EncodedMessage, MessageType
 
+MAX_INSTANCES = 32  # instance sessions per correspondent (each may hold MAX_REASSEMBLED_CHARS)
 QUERY_EXPLANATION = (
     "\n{account} has requested an Off-the-Record private conversation. "
     "However, you do not have a plugin to support that."
@@ -85,13 +86,28 @@ class Conversation:
         self.held: list[str] = []
         self.offer_whitespace_tag = True
 
-    def instance(self, tag: int) -> Session:
-        """The session of instance ``tag``; a new one inherits the master's outstanding v3 commit."""
-        session = self.instances.get(tag)
+    def instance(self, tag: int) -> Session | None:
+        """The session of instance ``tag``; a new one inherits the master's outstanding v3 commit.
+
+        At most :data:`MAX_INSTANCES` instance sessions exist per correspondent, so that a flood of
+        invented sender tags (each with its own reassembler) stays bounded: a new instance evicts
+        the least recently used one that is not private (msgstate PLAINTEXT).  None when all are.
+        """
+        session = self.instances.pop(tag, None)
         if session is None:
-            session = self.instances[tag] = Session(self, tag)
+            if len(self.instances) >= MAX_INSTANCES and not self._evict():
+                return None
+            session = Session(self, tag)
             self.share_commit(session)
+        self.instances[tag] = session  # dict order is recency order: most recent last
         return session
+
+    def _evict(self) -> bool:
+        for tag, session in self.instances.items():
+            if session.msgstate is MsgState.PLAINTEXT:
+                del self.instances[tag]
+                return True
+        return False
 
     def share_commit(self, session: Session) -> None:
         """A v3 D-H Commit goes to receiver tag 0, i.e. to every instance: each then awaits its D-H Key.
@@ -295,7 +311,11 @@ class Engine:
             if problem:
                 fx.events.append(ErrorRaised(conv.peer, "ignored", f"fragment: {problem}"))
                 return
-            session = conv.instance(fragment.sender_tag)
+            instance = conv.instance(fragment.sender_tag)
+            if instance is None:
+                fx.events.append(ErrorRaised(conv.peer, "ignored", "fragment: too many private instances"))
+                return
+            session = instance
         result = session.reassembler.feed(fragment)
         if result.status is ReassemblyStatus.DISCARDED:
             fx.events.append(
@@ -347,7 +367,13 @@ class Engine:
             if problem:
                 fx.events.append(ErrorRaised(conv.peer, "ignored", f"{header.type.name}: {problem}"))
                 return
-            session = conv.instance(header.sender_tag)
+            instance = conv.instance(header.sender_tag)
+            if instance is None:
+                fx.events.append(
+                    ErrorRaised(conv.peer, "ignored", f"{header.type.name}: too many private instances")
+                )
+                return
+            session = instance
         if header.type is MessageType.DATA:
             session.handle(fx, MsgInput.RECV_DATA, message)
             return
