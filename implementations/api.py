@@ -134,6 +134,7 @@ class InitConfig:
     policy: Policy = Policy()
     max_message_size: int = 0
     seed: bytes | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # x- fields (test hooks), ignored by who lacks them
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -144,6 +145,7 @@ class InitConfig:
             "policy": self.policy.to_json(),
             "max_message_size": self.max_message_size,
             "seed": None if self.seed is None else self.seed.hex(),
+            **self.extra,
         }
 
 

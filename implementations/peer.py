@@ -266,7 +266,8 @@ def decode_request(obj: object) -> tuple[int, str, dict[str, Any]]:
         else:
             kwargs[f.name] = f.check(f.name, f.default)
     if op == "init":
-        kwargs = {"config": InitConfig(**kwargs)}
+        extra = {k: v for k, v in obj.items() if isinstance(k, str) and k.startswith(EXTENSION_PREFIX)}
+        kwargs = {"config": InitConfig(**kwargs, extra=extra)}
     return rid, op, kwargs
 
 

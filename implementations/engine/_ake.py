@@ -26,6 +26,14 @@ from ._wire import DHCommit, DHKey, EncodedMessage, Header, MessageType, RevealS
 
 AKE_KEYID = 1  # "Send the public part of our_dh[our_keyid-1]" with our_keyid = 2 at the start
 
+# A test hook (init field ``x-commit-hash``): D-H exponents whose hashed gx starts with ffff / 0000,
+# so that the outcome of a simultaneous start against an implementation whose randomness cannot
+# be seeded is still decided in advance.  Found by search; tests/engine recomputes the prefixes.
+TIEBREAK_EXPONENTS = {
+    "high": 0x9847732F5210AC99677654DA7E9F831B9670A93301F7F0A73B98B6E87110480F1847732F521105C3,
+    "low": 0x9847732F5210AC99677654DA7E9F831B9670A93301F7F0A73B98B6E87110480F1847732F5212C39E,
+}
+
 
 class AuthState(enum.Enum):
     NONE = "none"
@@ -124,8 +132,9 @@ class AkeOutcome:
 class Ake:
     """The authstate machine of one correspondent instance."""
 
-    def __init__(self, key: DsaPrivate, entropy: Entropy, our_tag: int) -> None:
+    def __init__(self, key: DsaPrivate, entropy: Entropy, our_tag: int, commit_bias: str | None = None) -> None:
         self._key = key
+        self._commit_bias = commit_bias
         self._entropy = entropy
         self.our_tag = our_tag
         self.state = AuthState.NONE
@@ -209,6 +218,8 @@ class Ake:
 
     def _send_commit(self, _: EncodedMessage | None) -> tuple[AuthState, AkeOutcome]:
         self._our_dh = self._new_dh()
+        if self._commit_bias is not None:
+            self._our_dh = DhKeyPair.from_private(TIEBREAK_EXPONENTS[self._commit_bias])
         self._r = self._entropy.random_bytes(_crypto.AKE_R_BYTES)
         gx_mpi = _codec.mpi(self._our_dh.public)
         self._our_commit = DHCommit(

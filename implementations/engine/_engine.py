@@ -57,6 +57,7 @@ class Context:
     max_message_size: int
     entropy: Entropy
     clock: Clock
+    commit_bias: str | None = None
 
     def __post_init__(self) -> None:
         self.fingerprint = self.key.public.fingerprint()
@@ -147,7 +148,9 @@ class Engine:
         max_message_size: int = 0,
         entropy: Entropy | None = None,
         clock: Clock | None = None,
+        commit_bias: str | None = None,
     ) -> None:
+        """``commit_bias`` ("high"/"low") is a test hook: see ``_ake.TIEBREAK_EXPONENTS``."""
         if instance_tag < _wire.MIN_INSTANCE_TAG:
             raise BadRequest(f"instance tag {instance_tag:#x} is below 0x100")
         self.ctx = Context(
@@ -158,6 +161,7 @@ class Engine:
             max_message_size,
             entropy or SystemEntropy(),
             clock or SystemClock(),
+            commit_bias,
         )
         self._conversations: dict[str, Conversation] = {}
         self._counter = itertools.count()

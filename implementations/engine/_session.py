@@ -62,7 +62,7 @@ class Session:
         ctx = conv.ctx
         self.their_tag = their_tag
         self.msgstate = MsgState.PLAINTEXT
-        self.ake = Ake(ctx.key, ctx.entropy, ctx.instance_tag)
+        self.ake = Ake(ctx.key, ctx.entropy, ctx.instance_tag, ctx.commit_bias)
         self.keys: DataKeyState | None = None
         self.version: int | None = None
         self.ssid: bytes | None = None

@@ -87,6 +87,9 @@ class EngineAdapter:
             entropy, self.clock = SystemEntropy(), SystemClock()
         if config.max_message_size < 0:
             raise BadRequest("max_message_size cannot be negative")
+        bias = config.extra.get("x-commit-hash")
+        if bias not in (None, "high", "low"):
+            raise BadRequest("x-commit-hash is 'high' or 'low'")
         self._engine = Engine(
             config.account,
             private_key(config.key),
@@ -95,6 +98,7 @@ class EngineAdapter:
             config.max_message_size,
             entropy,
             self.clock,
+            bias,
         )
         return Result()
 
