@@ -135,7 +135,7 @@ class EngineAdapter:
     def extension(self, op: str, fields: dict[str, Any]) -> Result:
         if op == "x-parse":
             entry, data = fields.get("entry"), fields.get("input")
-            if entry not in PARSE_ENTRIES or not isinstance(data, str):
+            if not isinstance(entry, str) or entry not in PARSE_ENTRIES or not isinstance(data, str):
                 raise BadRequest(f"x-parse needs entry (one of {sorted(PARSE_ENTRIES)}) and input (string)")
             if entry == "tlv" and not _is_hex(data):
                 raise BadRequest("x-parse tlv takes hex input")

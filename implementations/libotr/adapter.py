@@ -169,6 +169,9 @@ class LibotrAdapter:
         self._events: list[Event] = []
         self._failures: list[str] = []
         self._decrypted = False
+        self._wire = ""  # the string being received, for texts libotr trims
+        self._asked: set[str] = set()  # peers whose SMP question awaits smp_respond
+        self._abort_after: list[Any] = []  # contexts to abort once libotr has returned
         self._ops = self._make_ops()
 
     # ---------------------------------------------------------------- setup
@@ -238,6 +241,7 @@ class LibotrAdapter:
         def call() -> None:
             newmessage, tlvs = c_void_p(), POINTER(_lib.OtrlTLV)()
             self._decrypted = False
+            self._wire = wire
             before = self._msgstate(peer)
             ignore = self.lib.otrl_message_receiving(
                 self.us, byref(self._ops), None, self._account, self._protocol, peer.encode(),
@@ -281,6 +285,7 @@ class LibotrAdapter:
             if context is None:
                 return
             raw = secret.encode()
+            self._asked.discard(peer)
             if question is None:
                 self.lib.otrl_message_initiate_smp(self.us, byref(self._ops), None, context, raw, len(raw))
             else:
@@ -293,9 +298,17 @@ class LibotrAdapter:
     def smp_respond(self, peer: str, secret: str) -> Result:
         def call() -> None:
             context = self._private_context(peer, "SMP", "smp")
-            if context is not None:
-                raw = secret.encode()
-                self.lib.otrl_message_respond_smp(self.us, byref(self._ops), None, context, raw, len(raw))
+            if context is None:
+                return
+            if peer not in self._asked:
+                # libotr would answer from leftover state; the application must not call it then.
+                self._events.append(
+                    SmpUpdated(peer, "error", None, extra={"x-detail": "no SMP question to answer"})
+                )
+                return
+            self._asked.discard(peer)
+            raw = secret.encode()
+            self.lib.otrl_message_respond_smp(self.us, byref(self._ops), None, context, raw, len(raw))
 
         return self._run(call)
 
@@ -303,6 +316,7 @@ class LibotrAdapter:
         def call() -> None:
             context = self._private_context(peer, "SMP", "smp")
             if context is not None:
+                self._asked.discard(peer)
                 self.lib.otrl_message_abort_smp(self.us, byref(self._ops), None, context)
 
         return self._run(call)
@@ -364,8 +378,13 @@ class LibotrAdapter:
     def extension(self, op: str, fields: dict[str, Any]) -> Result:
         if op == "x-parse":
             entry, data = fields.get("entry"), fields.get("input")
-            if entry not in PARSE_ENTRIES or not isinstance(data, str):
+            if not isinstance(entry, str) or entry not in PARSE_ENTRIES or not isinstance(data, str):
                 raise BadRequest(f"x-parse needs entry (one of {sorted(PARSE_ENTRIES)}) and input (string)")
+            if entry == "tlv":
+                try:
+                    bytes.fromhex(data)
+                except ValueError:
+                    raise BadRequest("x-parse tlv takes hex input") from None
             return Result(fields={"result": parse(self.lib, entry, data)})
         if op == "x-fault":
             # A deliberate crash in native code (a NULL read), for the worker-isolation test.
@@ -379,6 +398,11 @@ class LibotrAdapter:
         """Run one libotr operation and collect what its callbacks produced."""
         self._out, self._events, self._failures = [], [], []
         call()
+        while self._abort_after:
+            # message.h: after OTRL_SMPEVENT_ERROR or _CHEATED "otrl_message_abort_smp should be
+            # called"; never from inside the callback, so here, once libotr has returned.
+            context = self._abort_after.pop(0)
+            self.lib.otrl_message_abort_smp(self.us, byref(self._ops), None, context)
         if self._failures:
             raise AdapterError("callback failed: " + "; ".join(self._failures))
         return Result(self._out, self._events)
@@ -479,13 +503,23 @@ class LibotrAdapter:
         result = _SMP_RESULTS.get(event)
         if result is None:
             return
+        peer = _peer(ctx)
         asked = _text(question) if event == OtrlSMPEvent.ASK_FOR_ANSWER else None
-        self._events.append(SmpUpdated(_peer(ctx), result, asked))
+        if result == "ask":
+            self._asked.add(peer)
+        else:
+            self._asked.discard(peer)
+        if event in (OtrlSMPEvent.ERROR, OtrlSMPEvent.CHEATED):
+            self._abort_after.append(ctypes.cast(ctx, POINTER(_lib.ConnContext)))
+        self._events.append(SmpUpdated(peer, result, asked))
 
     def _cb_msg_event(self, _op: Any, event: int, ctx: Any, message: bytes | None, err: int) -> None:
         peer = _peer(ctx)
         if event == OtrlMessageEvent.RCVDMSG_GENERAL_ERR:
-            self._events.append(RemoteErrorReceived(peer, _text(message)))
+            # libotr trims one space after "?OTR Error:"; the contract reports all that follows it.
+            at = self._wire.find("?OTR Error:")
+            text = self._wire[at + len("?OTR Error:") :] if at >= 0 else _text(message)
+            self._events.append(RemoteErrorReceived(peer, text))
             return
         if event == OtrlMessageEvent.RCVDMSG_UNENCRYPTED:
             self._events.append(MessageReceived(peer, _text(message), encrypted=False))
