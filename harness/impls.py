@@ -89,7 +89,22 @@ def _libotr() -> Implementation:
     )
 
 
-_PROBES: dict[str, Callable[[], Implementation]] = {"engine": _engine, "libotr": _libotr}
+def _potr() -> Implementation:
+    from implementations.potr import INSTALL_HINT
+
+    description = "python-potr, the pure-Python library of Gajim's and WeeChat's OTR plugins (v2 only)"
+    try:
+        from implementations.potr.adapter import PotrAdapter, potr_version
+    except ImportError as exc:
+        return Implementation("potr", description, None, unavailable=f"{INSTALL_HINT} ({exc})")
+    import potr
+
+    # Pure Python: an exception inside potr is caught by the adapter and reported as an event,
+    # so it runs in-process like the engine.
+    return Implementation("potr", description, PotrAdapter, potr_version(), str(Path(potr.__file__).parent))
+
+
+_PROBES: dict[str, Callable[[], Implementation]] = {"engine": _engine, "libotr": _libotr, "potr": _potr}
 
 
 def names() -> list[str]:

@@ -153,9 +153,9 @@ def _raised_in(exc: BaseException) -> str:
     """``function (file:line)`` of the innermost frame inside potr, or of the innermost frame."""
     frames = traceback.extract_tb(exc.__traceback__)
     inside = [f for f in frames if Path(f.filename).resolve().is_relative_to(_POTR_DIR)]
-    frame = (inside or frames or [None])[-1]
-    if frame is None:
+    if not (inside or frames):
         return "?"
+    frame = (inside or frames)[-1]
     return f"{frame.name} ({Path(frame.filename).name}:{frame.lineno})"
 
 
@@ -172,7 +172,7 @@ def _crash(peer: str, exc: Exception) -> ErrorRaised:
 # ------------------------------------------------------------ potr classes
 
 
-class _Context(potr.context.Context):  # type: ignore[misc]
+class _Context(potr.context.Context):
     user: _Account
 
     def getPolicy(self, key: str) -> bool:
@@ -187,7 +187,7 @@ class _Context(potr.context.Context):  # type: ignore[misc]
         self.user.adapter.state_changed(self, old, newstate)
 
 
-class _Account(potr.context.Account):  # type: ignore[misc]
+class _Account(potr.context.Account):
     contextclass = _Context
 
     def __init__(
@@ -199,9 +199,10 @@ class _Account(potr.context.Account):  # type: ignore[misc]
         super().__init__(config.account, config.protocol, config.max_message_size, privkey)
         self.adapter = adapter
         self.flags = policy_flags(config.policy)
+        self._key = privkey
 
     def loadPrivkey(self) -> compat.DsaKey:
-        return self.privkey
+        return self._key
 
     def savePrivkey(self) -> None:
         pass
@@ -265,7 +266,7 @@ class PotrAdapter:
 
     def send(self, peer: str, text: str) -> Result:
         def call(ctx: _Context) -> None:
-            raw = text.encode("utf-8")
+            raw = text.encode("utf-8", "surrogatepass")
             try:
                 sent = ctx.sendMessage(potr.context.FRAGMENT_SEND_ALL, raw)
             except potr.context.NotEncryptedError:
@@ -287,7 +288,7 @@ class PotrAdapter:
             smp = ctx.crypto.smp
             smp_before = smp.state if smp is not None else 1
             try:
-                plaintext, tlvs = ctx.receiveMessage(wire.encode("utf-8", "surrogateescape"))
+                plaintext, tlvs = ctx.receiveMessage(wire.encode("utf-8", "surrogatepass"))
             except potr.context.NotOTRMessage as exc:
                 shown = _text(exc.args[0] if exc.args else b"")
                 if shown:
@@ -331,13 +332,23 @@ class PotrAdapter:
         return self._run(peer, lambda ctx: ctx.disconnect())
 
     def smp_start(self, peer: str, secret: str, question: str | None) -> Result:
-        asked = None if question is None else question.encode("utf-8")
-        return self._smp(peer, lambda ctx: ctx.smpInit(secret.encode("utf-8"), asked))
+        asked = None if question is None else question.encode("utf-8", "surrogatepass")
+        return self._smp(peer, lambda ctx: ctx.smpInit(secret.encode("utf-8", "surrogatepass"), asked))
 
     def smp_respond(self, peer: str, secret: str) -> Result:
-        # potr answers SMP message 1 if one is pending; otherwise smpGotSecret starts a new SMP
-        # (state 1) or does nothing (states 2-4).  Reported as it happens.
-        return self._smp(peer, lambda ctx: ctx.smpGotSecret(secret.encode("utf-8")))
+        def respond(ctx: _Context) -> None:
+            smp = ctx.crypto.smp
+            if ctx.state == potr.context.STATE_ENCRYPTED and (smp is None or smp.state != 0):
+                # smp_respond answers a pending SMP message 1 (potr's SMPHandler state 0).  Given
+                # a secret in any other state, potr's smpGotSecret would start a new SMP (state 1)
+                # or do nothing (states 2-4): not an answer, so it is not called.
+                state = 1 if smp is None else smp.state
+                detail = f"no SMP message 1 to answer (potr SMP state {state})"
+                self._events.append(SmpUpdated(peer, "error", extra={"x-detail": detail}))
+                return
+            ctx.smpGotSecret(secret.encode("utf-8", "surrogatepass"))
+
+        return self._smp(peer, respond)
 
     def smp_abort(self, peer: str) -> Result:
         return self._smp(peer, lambda ctx: ctx.smpAbort())
@@ -385,7 +396,7 @@ class PotrAdapter:
     def extension(self, op: str, fields: dict[str, Any]) -> Result:
         if op == "x-parse":
             entry, data = fields.get("entry"), fields.get("input")
-            if entry not in PARSE_ENTRIES or not isinstance(data, str):
+            if not isinstance(entry, str) or entry not in PARSE_ENTRIES or not isinstance(data, str):
                 raise BadRequest(f"x-parse needs entry (one of {sorted(PARSE_ENTRIES)}) and input (string)")
             with compat.active(self._deps):
                 return Result(fields={"result": parse(entry, data)})

@@ -199,12 +199,12 @@ class CtrCipher:
         self._counter.val = self._start + (self._done + 15) // 16
 
     def encrypt(self, data: bytes) -> bytes:
-        out = self._cipher.encrypt(data)
+        out: bytes = self._cipher.encrypt(data)
         self._advance(len(data))
         return out
 
     def decrypt(self, data: bytes) -> bytes:
-        out = self._cipher.decrypt(data)
+        out: bytes = self._cipher.decrypt(data)
         self._advance(len(data))
         return out
 
@@ -242,7 +242,7 @@ def dsa_verify(p: int, q: int, g: int, y: int, message: bytes, r: int, s: int) -
     return v == r
 
 
-class DsaKey(potr.compatcrypto.pycrypto.DSAKey):  # type: ignore[misc]
+class DsaKey(potr.compatcrypto.pycrypto.DSAKey):
     """potr's DSA key (public-key type 0x0000) with pycryptodome key objects underneath.
 
     Construction takes potr's tuples: ``(y, g, p, q)`` or ``(y, g, p, q, x)``
@@ -292,6 +292,8 @@ class DsaKey(potr.compatcrypto.pycrypto.DSAKey):  # type: ignore[misc]
 
     def verify(self, data: bytes, sig: bytes) -> bool:
         key = self.pub
+        if key is None:
+            return False
         r = int.from_bytes(sig[:SIG_HALF], "big")
         s = int.from_bytes(sig[SIG_HALF:], "big")
         return dsa_verify(int(key.p), int(key.q), int(key.g), int(key.y), data, r, s)
