@@ -21,6 +21,7 @@ the cell seed is derived from it, the scenario id and the pair.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from collections.abc import Callable, Iterable
@@ -50,6 +51,7 @@ class Cell:
     seconds: float = 0.0
     seed: int = 0
     transcript: list[str] = field(default_factory=list)
+    position: str = ""  # a sanity cell's run: "first" or "last" (order_for_pair runs them twice)
 
     @property
     def unexpected(self) -> bool:
@@ -95,10 +97,8 @@ class _Workers:
         for adapter in self._pool.values():
             close = getattr(adapter, "close", None)
             if close is not None:
-                try:
+                with contextlib.suppress(Exception):  # a dead worker may fail to close; it is gone either way
                     close()
-                except Exception:  # a dead worker may fail to close; it is gone either way
-                    pass
         self._pool.clear()
 
 
@@ -113,7 +113,8 @@ def run_cell(
     cell = Cell(scenario.id, a.name, b.name, "PASS", seed=cell_seed(seed, scenario.id, a.name, b.name))
     for participant in (a, b):
         if participant.hello is None:
-            cell.outcome, cell.detail = "UNSUPPORTED", f"{participant.name} unavailable: {participant.unavailable}"
+            cell.outcome = "UNSUPPORTED"
+            cell.detail = f"{participant.name} unavailable: {participant.unavailable}"
             return cell
         lacking = missing_needs(scenario, participant.hello)
         if lacking:
@@ -150,7 +151,8 @@ def run_cell(
         cell.outcome, cell.detail = "FAIL", str(exc)
     cell.seconds = time.monotonic() - started
     cell.transcript = [
-        f"{d.packet.sender}->{d.receiver}: {d.packet.wire[:100]}{' [' + d.packet.note + ']' if d.packet.note else ''}"
+        f"{d.packet.sender}->{d.receiver}: {d.packet.wire[:100]}"
+        + (f" [{d.packet.note}]" if d.packet.note else "")
         for d in script.net.log[-TRANSCRIPT_LINES:]
     ]
     expected = manifests.lookup(entries, "expected_failure", scenario.id, a.name, b.name)
@@ -182,9 +184,13 @@ def run_pair(
 ) -> list[Cell]:
     workers = _Workers({a.name: a, b.name: b})
     cells = []
+    sanity_done: set[str] = set()
     try:
         for scenario in order_for_pair(scenarios):
             cell = run_cell(scenario, a, b, seed, entries, workers)
+            if scenario.sanity:
+                cell.position = "last" if scenario.id in sanity_done else "first"
+                sanity_done.add(scenario.id)
             cells.append(cell)
             on_cell(cell)
     finally:
@@ -207,7 +213,9 @@ def run_matrix(
         return [cell for future in futures for cell in future.result()]
 
 
-def worker_participant(name: str, command: list[str], cwd: str | None = None, timeout: float = 30.0) -> Participant:
+def worker_participant(
+    name: str, command: list[str], cwd: str | None = None, timeout: float = 30.0
+) -> Participant:
     """A participant whose workers run ``command`` (anything that speaks the peer protocol)."""
 
     def start() -> Adapter:

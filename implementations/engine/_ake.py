@@ -132,7 +132,9 @@ class AkeOutcome:
 class Ake:
     """The authstate machine of one correspondent instance."""
 
-    def __init__(self, key: DsaPrivate, entropy: Entropy, our_tag: int, commit_bias: str | None = None) -> None:
+    def __init__(
+        self, key: DsaPrivate, entropy: Entropy, our_tag: int, commit_bias: str | None = None
+    ) -> None:
         self._key = key
         self._commit_bias = commit_bias
         self._entropy = entropy
