@@ -42,9 +42,12 @@ class Scenario:
 REGISTRY: dict[str, Scenario] = {}
 
 
+DEFAULT_POLICY = Policy()
+
+
 def roles(
-    alice: Policy = Policy(),
-    bob: Policy = Policy(),
+    alice: Policy = DEFAULT_POLICY,
+    bob: Policy = DEFAULT_POLICY,
     mms: tuple[int, int] = (0, 0),
     bob2: Policy | None = None,
 ) -> tuple[tuple[str, Role], ...]:
