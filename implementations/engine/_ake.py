@@ -106,6 +106,11 @@ AKE_TRANSITIONS: dict[tuple[AuthState, AuthInput], Transition] = {
 }
 
 
+def our_commit_wins(ours: bytes, theirs: bytes) -> bool:
+    """The tie-break: hashed gx values "considered as 32-byte unsigned big-endian values"."""
+    return int.from_bytes(ours, "big") > int.from_bytes(theirs, "big")
+
+
 @dataclass(frozen=True)
 class AkeResult:
     """What a completed AKE hands to the data phase (spec "Key Management")."""
@@ -241,9 +246,7 @@ class Ake:
 
     def _tie_break(self, message: EncodedMessage | None) -> tuple[AuthState, AkeOutcome]:
         assert isinstance(message, DHCommit) and self._our_commit is not None
-        ours = int.from_bytes(self._our_commit.hashed_gx, "big")
-        theirs = int.from_bytes(message.hashed_gx, "big")
-        if ours > theirs:
+        if our_commit_wins(self._our_commit.hashed_gx, message.hashed_gx):
             self._our_commit = replace(self._our_commit, header=self._header(MessageType.DH_COMMIT))
             return S.AWAITING_DHKEY, AkeOutcome([self._our_commit])
         return self._reply_dh_key(message)
