@@ -136,9 +136,10 @@ def _cmd_matrix(args: argparse.Namespace) -> int:
 
     participants: list[runner.Participant] = []
     infos: list[reports.ImplementationInfo] = []
-    explicit_failures: list[str] = []
+    not_started: list[str] = []
 
-    def add(participant: runner.Participant, command: list[str], fallback_version: str = "") -> None:
+    def take_part(participant: runner.Participant, command: list[str], fallback_version: str = "") -> None:
+        """In the run, even when it cannot start: its cells then say why (UNSUPPORTED) and the run fails."""
         hello = participant.hello
         participants.append(participant)
         infos.append(
@@ -154,7 +155,7 @@ def _cmd_matrix(args: argparse.Namespace) -> int:
             )
         )
         if hello is None:
-            explicit_failures.append(participant.name)
+            not_started.append(participant.name)
 
     for impl in registry:
         if impl.available:
@@ -162,24 +163,16 @@ def _cmd_matrix(args: argparse.Namespace) -> int:
             worker = runner.worker_participant(
                 impl.name, command, cwd=str(impls.REPO_ROOT), timeout=impls.PEER_TIMEOUT
             )
-            add(worker, command, impl.version)
-            if requested or worker.hello is not None:
-                continue
-            explicit_failures.remove(impl.name)  # a default pick that fails to start is only listed
-            participants.pop()
-            infos[-1] = reports.ImplementationInfo(
-                impl.name, impl.version, False, worker.unavailable, participant=False
-            )
+            take_part(worker, command, impl.version)
         elif requested:
-            add(runner.Participant(impl.name, None, None, impl.unavailable), [], impl.version)
-        else:
-            infos.append(
-                reports.ImplementationInfo(
-                    impl.name, impl.version, False, impl.unavailable, participant=False
-                )
+            take_part(runner.Participant(impl.name, None, None, impl.unavailable), [], impl.version)
+        else:  # not asked for by name and cannot run here: listed with the reason
+            info = reports.ImplementationInfo(
+                impl.name, impl.version, False, impl.unavailable, participant=False
             )
+            infos.append(info)
     for name, command in peers:
-        add(runner.worker_participant(name, command, timeout=args.timeout), command)
+        take_part(runner.worker_participant(name, command, timeout=args.timeout), command)
 
     out.write(f"otrcheck matrix: seed {args.seed}, {len(scenarios)} scenarios, {args.jobs} jobs\n")
     for info in infos:
@@ -205,10 +198,10 @@ def _cmd_matrix(args: argparse.Namespace) -> int:
     )
     written = reports.write(run, Path(args.out), formats, _findings_dir())
     out.write("\n" + terminal.printable(terminal.summary(run, written), out))
-    for name in explicit_failures:
-        out.write(f"error: {name} was asked for but could not be started; its cells are UNSUPPORTED\n")
+    for name in not_started:
+        out.write(f"error: {name} could not be started; its cells are UNSUPPORTED\n")
     out.flush()
-    return 1 if run.unexpected or explicit_failures else 0
+    return 1 if run.unexpected or not_started else 0
 
 
 def _cmd_scenarios(args: argparse.Namespace) -> int:
@@ -260,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
         "matrix",
         help="run every ordered pair of implementations through the scenarios and write the reports",
         description="Run the interop matrix.  Exit status: 0 when no cell is unexpected, 1 when one is "
-        "(or an implementation asked for could not be started), 2 for a usage error.",
+        "(or an implementation that should take part could not be started), 2 for a usage error.",
     )
     matrix.add_argument(
         "--impl",
@@ -279,21 +272,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--scenario", action="append", metavar="GLOB", help="only scenarios whose id matches (repeatable)"
     )
     matrix.add_argument(
-        "--seed", type=int, default=1, help="the run's seed; each cell's seed derives from it"
+        "--seed", type=int, default=1, metavar="N", help="the run's seed; each cell's seed derives from it"
     )
-    matrix.add_argument("--jobs", type=_positive, default=2, help="pairs run at once (default 2)")
+    matrix.add_argument(
+        "--jobs", type=_positive, default=2, metavar="N", help="pairs run at once (default 2)"
+    )
     matrix.add_argument(
         "--format",
         action="append",
         metavar="FORMATS",
         help="comma-separated: json, md, junit, html (default: all)",
     )
-    matrix.add_argument("--out", default="otrcheck-reports", metavar="DIR", help="where the reports go")
+    matrix.add_argument(
+        "--out",
+        default="otrcheck-reports",
+        metavar="DIR",
+        help="where the reports go (default otrcheck-reports)",
+    )
     matrix.add_argument(
         "--no-manifests", action="store_true", help="ignore harness/manifests (no expected failures)"
     )
     matrix.add_argument(
-        "--timeout", type=float, default=impls.PEER_TIMEOUT, help="seconds a --peer has per request"
+        "--timeout",
+        type=float,
+        default=impls.PEER_TIMEOUT,
+        metavar="SECONDS",
+        help=f"seconds a --peer has for each request (default {impls.PEER_TIMEOUT:g})",
     )
     matrix.set_defaults(func=_cmd_matrix)
 
