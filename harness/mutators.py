@@ -108,7 +108,7 @@ def set_version(wire: str, version: int) -> str:
 
 
 def bad_base64(wire: str) -> str:
-    """Overwrite the 4 base64 characters after the first 8 (version and type) with ``!*=*``, outside the alphabet."""
+    """Overwrite the 4 base64 characters after the first 8 (version, type) with ``!*=*`` (not base64)."""
     _split(wire)  # only well-formed encoded messages are mutated
     start = wire.find(_wire.ENCODED_PREFIX) + len(_wire.ENCODED_PREFIX)
     end = wire.find(".", start)
