@@ -112,8 +112,11 @@ def drop_reveal_signature(s: Script) -> None:
 
 @scenario("net/drop-signature", needs=("error_start_ake",))
 def drop_signature(s: Script) -> None:
-    """The Signature is lost: alice is private alone; her next message is unreadable to bob, who replies
-    with an Error Message; alice (ERROR_START_AKE) sends a query and the AKE runs again."""
+    """The Signature is lost: bob answers alice's next message with an Error Message; the AKE runs again.
+
+    alice is private alone (bob is still AWAITING_SIG); her message is unreadable to bob, who must
+    reply with an Error Message; alice (ERROR_START_AKE) answers it with a query.
+    """
     s.alice.query()
     s.net.drop(run_until(s, "signature", to="bob"))
     s.deliver()
@@ -196,8 +199,11 @@ def duplicate_data(s: Script) -> None:
 
 @scenario("net/reorder-data")
 def reorder_data(s: Script) -> None:
-    """Two Data Messages on one key pair, overtaken: the later is shown; the earlier's counter is then
-    not larger than the last one seen, so it is unreadable (never shown twice, nothing crashes)."""
+    """Two Data Messages on one key pair arrive swapped: the later is shown, the earlier is unreadable.
+
+    The earlier one's counter is not larger than the last one seen for its key pair, so it fails
+    verification ("ctr value"); nothing is shown twice, nothing crashes, the session goes on.
+    """
     private(s)
     s.alice.send("first")
     s.alice.send("second")
@@ -214,8 +220,11 @@ def reorder_data(s: Script) -> None:
 
 @scenario("net/delayed-data-across-rotation")
 def delayed_data_across_rotation(s: Script) -> None:
-    """A Data Message delayed while both sides rotate keys is still readable: bob keeps alice's previous
-    key and his own previous key ("Key Management"), and its counter is the next one for that pair."""
+    """A Data Message delayed while keys rotate is still readable: bob holds the previous keys.
+
+    bob keeps alice's previous D-H key and his own previous one ("Key Management"), and the
+    delayed message's counter is the next one for that key pair.
+    """
     private(s)
     s.alice.send("before the delay")
     s.deliver()
@@ -238,8 +247,11 @@ def delayed_data_across_rotation(s: Script) -> None:
 
 @scenario("net/random-faults-then-progress", plan=FaultPlan(drop=0.1, duplicate=0.1, reorder=0.1))
 def random_faults_then_progress(s: Script) -> None:
-    """Seeded drops, duplicates and reorderings during an AKE and a conversation; once the network
-    behaves, a fresh query leads to a private conversation and messages cross both ways."""
+    """Seeded drops, duplicates and reorders; once the network behaves, a fresh query makes it private.
+
+    The faults hit an AKE and a conversation; afterwards a query leads to a private conversation
+    and messages cross both ways (the progress property).
+    """
     s.alice.query()
     s.deliver()
     for i in range(4):

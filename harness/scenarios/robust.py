@@ -18,6 +18,8 @@ replay) must not make the sender deliver an already delivered message again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from harness import mutators
 from harness.network import Packet
 from harness.scenarios import TAG_A, TAG_B, roles, scenario
@@ -71,14 +73,14 @@ def still_private(s: Script) -> None:
     no_crash(s.alice, s.bob)
 
 
-def deliver_mutated(s: Script, text: str, mutate: object, note: str) -> int:
+def deliver_mutated(s: Script, text: str, mutate: Callable[[str], str], note: str) -> int:
     """alice sends ``text``; the Data Message is replaced by ``mutate(wire)`` and delivered to bob.
 
     Returns the index in ``s.net.sent`` from which bob's reaction starts.
     """
     s.alice.send(text)
     packet = s.net.find("data", to="bob")
-    s.net.modify(packet, mutate(packet.wire), note)  # type: ignore[operator]
+    s.net.modify(packet, mutate(packet.wire), note)
     mark = len(s.net.sent)
     s.deliver(1)
     return mark
@@ -233,7 +235,7 @@ def truncated_data(s: Script) -> None:
 
 @scenario("robust/bad-base64-in-data")
 def bad_base64_in_data(s: Script) -> None:
-    """A Data Message with padding and a stray character mid-base64: not displayed, no crash."""
+    """A Data Message with four base64 characters overwritten by ``!*=*``: not displayed, no crash."""
     private(s)
     deliver_mutated(s, "bad encoding", mutators.bad_base64, "base64 corrupted")
     no_crash(s.bob)

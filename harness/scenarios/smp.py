@@ -217,4 +217,7 @@ def v2_failure(s: Script) -> None:
     run_smp(s, s.alice, s.bob, "left", "right")
     s.bob.sees("smp", result="failure")
     s.alice.sees("smp", result="failure")
+    for actor in (s.alice, s.bob):
+        actor.sees_no("smp", result="success")
+        actor.sees_no("smp", result="abort")
     both_idle(s.alice, s.bob)
