@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from ._codec import DecodeError, Reader, mpi, uint
 from ._crypto import GENERATOR, MODULUS, SMP_ORDER, invert, is_group_element, powmod, sha256
 from ._deps import Entropy
+from ._state import declaration_order
 from ._tlv import Tlv, TlvType
 
 SMP_VERSION = 1  # the version BYTE that starts the secret's hash input (spec, "Secret information")
@@ -136,7 +137,7 @@ _RECV_INPUTS = {
 def smp_diagram_mermaid(transitions: dict[tuple[SmpState, SmpInput], Transition] = SMP_TRANSITIONS) -> str:
     """A Mermaid ``stateDiagram-v2`` with one edge per (state, input, next state) of the table."""
     lines = ["stateDiagram-v2", f"    [*] --> {_E1.value}"]
-    for (state, smp_input), transition in transitions.items():
+    for (state, smp_input), transition in sorted(transitions.items(), key=lambda kv: declaration_order(kv[0])):
         for next_state in sorted(transition.next_states, key=lambda s: s.value):
             lines.append(f"    {state.value} --> {next_state.value}: {smp_input.name} / {transition.effect}")
     return "\n".join(lines) + "\n"

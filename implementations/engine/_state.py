@@ -89,10 +89,16 @@ class _Row(Protocol):
     def next_states(self) -> frozenset[Any]: ...
 
 
+def declaration_order(key: tuple[Any, Any]) -> tuple[int, int]:
+    """Sort (state, input) keys as their enums declare them, whatever order a dict holds them in."""
+    state, event = key
+    return list(type(state)).index(state), list(type(event)).index(event)
+
+
 def mermaid_diagram(initial: enum.Enum, table: Mapping[tuple[Any, Any], _Row]) -> str:
     """A Mermaid ``stateDiagram-v2``: one edge per (state, input, next state) of a transition table."""
     lines = ["stateDiagram-v2", f"    [*] --> {initial.name}"]
-    for (state, event), row in table.items():
+    for (state, event), row in sorted(table.items(), key=lambda kv: declaration_order(kv[0])):
         for nxt in sorted(row.next_states, key=lambda s: s.name):
             lines.append(f"    {state.name} --> {nxt.name}: {event.name} / {row.effect}")
     return "\n".join(lines) + "\n"
