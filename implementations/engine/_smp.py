@@ -137,7 +137,8 @@ _RECV_INPUTS = {
 def smp_diagram_mermaid(transitions: dict[tuple[SmpState, SmpInput], Transition] = SMP_TRANSITIONS) -> str:
     """A Mermaid ``stateDiagram-v2`` with one edge per (state, input, next state) of the table."""
     lines = ["stateDiagram-v2", f"    [*] --> {_E1.value}"]
-    for (state, smp_input), transition in sorted(transitions.items(), key=lambda kv: declaration_order(kv[0])):
+    rows = sorted(transitions.items(), key=lambda kv: declaration_order(kv[0]))
+    for (state, smp_input), transition in rows:
         for next_state in sorted(transition.next_states, key=lambda s: s.value):
             lines.append(f"    {state.value} --> {next_state.value}: {smp_input.name} / {transition.effect}")
     return "\n".join(lines) + "\n"
