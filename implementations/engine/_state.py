@@ -89,10 +89,12 @@ class _Row(Protocol):
     def next_states(self) -> frozenset[Any]: ...
 
 
-def declaration_order(key: tuple[Any, Any]) -> tuple[int, int]:
+def declaration_order(key: tuple[enum.Enum, enum.Enum]) -> tuple[int, int]:
     """Sort (state, input) keys as their enums declare them, whatever order a dict holds them in."""
     state, event = key
-    return list(type(state)).index(state), list(type(event)).index(event)
+    return list(type(state).__members__.values()).index(state), list(type(event).__members__.values()).index(
+        event
+    )
 
 
 def mermaid_diagram(initial: enum.Enum, table: Mapping[tuple[Any, Any], _Row]) -> str:
