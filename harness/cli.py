@@ -16,7 +16,12 @@ Subcommands:
   engine`` process, hold a whole conversation (AKE, messages both ways,
   fragments, SMP, extra key, end) and the transcript and events are printed;
 * ``otrcheck diagrams``: the AKE, message-state and SMP machines as Mermaid
-  diagrams, drawn from the transition tables.
+  diagrams, drawn from the transition tables;
+* ``otrcheck vectors lint|generate|record|run|diff``: the test-vector corpus
+  (``vectors/``): check the files against their schemas and ids, rewrite
+  them from their generators, record a transcript, replay them against an
+  implementation (``N passed, M failed, K skipped``; exit 1 on a failure),
+  and write the differential summary of every implementation.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from harness import impls
 
 if TYPE_CHECKING:
     from harness.scenarios import Scenario
+    from vectors.model import Target, Vector
 
 
 def _cmd_peer(args: argparse.Namespace) -> int:
@@ -239,6 +245,212 @@ def _cmd_diagrams(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ vectors
+
+
+def _checkout() -> Path:
+    """The source tree being worked on (the working directory first: tox installs a wheel)."""
+    for root in (Path.cwd(), impls.REPO_ROOT):
+        if (root / "vectors" / "kinds").is_dir():
+            return root
+    return impls.REPO_ROOT
+
+
+def _register_scenarios() -> None:
+    """Hand the harness's scenarios to the transcript kind, which records from them (vectors may not
+    import the harness).  Nothing to do when that kind is not there."""
+    from vectors import kinds
+
+    transcript = kinds.load("transcript")
+    if transcript is None or not hasattr(transcript, "use_scenarios"):
+        return
+    from harness.scenarios import load
+    from harness.script import Script
+
+    transcript.use_scenarios(transcript.ScenarioSource(load(), Script))
+
+
+def _cmd_vectors_lint(args: argparse.Namespace) -> int:
+    from vectors import kinds, lint, loader
+
+    findings = _findings_dir()
+    index = findings / "README.md" if findings is not None else None
+    problems = lint.lint_files(args.paths or None) + lint.lint_divergences(findings_index=index)
+    problems += [f"kind {kind}: {reason}" for kind, reason in kinds.problems().items()]
+    for problem in problems:
+        print(problem)
+    files = loader.vector_files(args.paths or None)
+    count = sum(1 for path in files for _ in loader.vectors_of(path))
+    state = f"{len(problems)} problems" if problems else "no problems"
+    print(f"{len(files)} files, {count} vectors: {state}")
+    return 1 if problems else 0
+
+
+def _cmd_vectors_generate(args: argparse.Namespace) -> int:
+    from vectors import generate, kinds
+
+    unknown = [k for k in args.kind or [] if k not in kinds.KIND_NAMES]
+    if unknown:
+        raise UsageError(f"unknown kind {', '.join(unknown)}; kinds: {', '.join(kinds.KIND_NAMES)}")
+    _register_scenarios()
+    selected = args.kind or list(kinds.available())
+    if args.check:
+        problems = generate.differences(selected)
+        for problem in problems:
+            print(problem)
+        print(
+            f"{len(selected)} kinds checked: "
+            + (f"{len(problems)} files differ" if problems else "up to date")
+        )
+        return 1 if problems else 0
+    for path in generate.write(selected):
+        print(f"wrote {path}")
+    return 0
+
+
+def _cmd_vectors_record(args: argparse.Namespace) -> int:
+    from vectors import kinds
+
+    transcript = kinds.load("transcript")
+    if transcript is None or not hasattr(transcript, "record_cli"):
+        print(
+            "otrcheck vectors record: the transcript kind (vectors/kinds/transcript.py) is not available",
+            file=sys.stderr,
+        )
+        return 2
+    parser = argparse.ArgumentParser(prog="otrcheck vectors record", description="Record one transcript.")
+    if hasattr(transcript, "add_record_arguments"):
+        transcript.add_record_arguments(parser)
+    record_args = parser.parse_args(args.record_args)
+    _register_scenarios()
+    result: int = transcript.record_cli(record_args)
+    return result
+
+
+class _Targets:
+    """Targets of one implementation (libotr in a worker process): the first, and a new one whenever a
+    worker dies; :meth:`close` ends them all."""
+
+    def __init__(self, name: str) -> None:
+        try:
+            self.impl = impls.get(name)
+        except KeyError as exc:
+            raise UsageError(exc.args[0]) from None
+        if not self.impl.available:
+            raise UsageError(f"{name} is unavailable here: {self.impl.unavailable}")
+        self.made: list[Target] = []
+
+    def make(self) -> Target:
+        from vectors.runner import target_for
+
+        self.made.append(target_for(self.impl.name, self.impl.make()))
+        return self.made[-1]
+
+    def close(self) -> None:
+        for target in self.made:
+            close = getattr(target.adapter, "close", None)
+            if callable(close):
+                close()
+            else:
+                target.adapter.quit()
+
+
+def _vectors(paths: list[str] | None) -> list[Vector]:
+    from vectors import loader
+
+    try:
+        return loader.load(paths or None)
+    except loader.VectorFileError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _cmd_vectors_run(args: argparse.Namespace) -> int:
+    from vectors import divergences, runner
+
+    selected = _vectors(args.paths)
+    entries = [] if args.no_divergences else divergences.load()
+    targets = _Targets(args.impl)
+    try:
+        run = runner.replay(selected, targets.make(), entries, revive=targets.make)
+    finally:
+        targets.close()
+    runner.report(run, sys.stdout, verbose=args.verbose)
+    return 0 if run.ok else 1
+
+
+def _cmd_vectors_diff(args: argparse.Namespace) -> int:
+    from vectors import divergences, runner
+
+    selected = _vectors(args.paths)
+    entries = divergences.load()
+    names = list(dict.fromkeys(args.impl or [i.name for i in impls.all_implementations() if i.available]))
+    runs = []
+    for name in names:
+        targets = _Targets(name)
+        try:
+            runs.append(runner.replay(selected, targets.make(), entries, revive=targets.make))
+        finally:
+            targets.close()
+    diff = runner.differential(runs)
+    page = runner.markdown(diff)
+    out = Path(args.out) if args.out else _checkout() / "vectors" / "DIFFERENTIAL.md"
+    out.write_text(page, encoding="utf-8")
+    sys.stdout.write(page)
+    print(f"\nwritten to {out}")
+    return 0
+
+
+def _add_vectors_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    vectors = sub.add_parser("vectors", help="the test-vector corpus: lint, generate, record, run, diff")
+    vsub = vectors.add_subparsers(dest="vectors_command", required=True)
+
+    lint = vsub.add_parser("lint", help="check vector files against their schemas, ids, counts, flags")
+    lint.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: all)")
+    lint.set_defaults(func=_cmd_vectors_lint)
+
+    generate = vsub.add_parser("generate", help="rewrite the vector files from their generators")
+    generate.add_argument("kind", nargs="*", metavar="KIND", help="kinds to generate (default: all)")
+    generate.add_argument("--check", action="store_true", help="only check that the files are up to date")
+    generate.set_defaults(func=_cmd_vectors_generate)
+
+    # The transcript kind owns `record`'s options; they are parsed in _cmd_vectors_record so that
+    # building this parser (every otrcheck command, every worker) does not import the kinds.
+    record = vsub.add_parser(
+        "record",
+        help="record one transcript from a scenario and a seed (see `otrcheck vectors record -h`)",
+        add_help=False,
+    )
+    record.set_defaults(func=_cmd_vectors_record, record_args=[])
+
+    run = vsub.add_parser(
+        "run",
+        help="replay vectors against an implementation",
+        description="Replay every applicable vector against one implementation.  Prints "
+        "`N passed, M failed, K skipped`; exit status 1 when a vector fails or an expected "
+        "disagreement (vectors/divergences) no longer happens.",
+    )
+    run.add_argument("paths", nargs="*", metavar="PATH", help="vector files or directories (default: all)")
+    run.add_argument(
+        "--impl", required=True, metavar="NAME", help="the implementation (see `otrcheck impls`)"
+    )
+    run.add_argument("--verbose", "-v", action="store_true", help="also list each expected disagreement")
+    run.add_argument(
+        "--no-divergences", action="store_true", help="ignore vectors/divergences (every disagreement fails)"
+    )
+    run.set_defaults(func=_cmd_vectors_run)
+
+    diff = vsub.add_parser("diff", help="which implementations disagree with which vectors (Markdown)")
+    diff.add_argument("paths", nargs="*", metavar="PATH", help="vector files or directories (default: all)")
+    diff.add_argument(
+        "--impl",
+        action="append",
+        metavar="NAME",
+        help="an implementation (repeatable; default: every available one)",
+    )
+    diff.add_argument("--out", metavar="FILE", help="where to write it (default: vectors/DIFFERENTIAL.md)")
+    diff.set_defaults(func=_cmd_vectors_diff)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="otrcheck", description="OTR conformance and interop lab")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -320,6 +532,8 @@ def build_parser() -> argparse.ArgumentParser:
     diagrams = sub.add_parser("diagrams", help="the state machines as Mermaid diagrams (Markdown)")
     diagrams.add_argument("--write", metavar="PATH", help="write the page to PATH instead of stdout")
     diagrams.set_defaults(func=_cmd_diagrams)
+
+    _add_vectors_parser(sub)
     return parser
 
 
@@ -331,11 +545,17 @@ def _positive(text: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.func is _cmd_vectors_record:
+        args.record_args = extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         result: int = args.func(args)
     except UsageError as exc:
-        print(f"otrcheck {args.command}: error: {exc}", file=sys.stderr)
+        command = " ".join(filter(None, (args.command, getattr(args, "vectors_command", None))))
+        print(f"otrcheck {command}: error: {exc}", file=sys.stderr)
         return 2
     return result
 

@@ -24,7 +24,7 @@ from implementations.api import (
 from ._crypto import DsaPrivate, DsaPublic
 from ._deps import Clock, Entropy, ManualClock, SeededEntropy, SystemClock, SystemEntropy
 from ._engine import Engine
-from .parsers import PARSE_ENTRIES, parse
+from .parsers import PARSE_ENTRIES, parse, reassemble_input
 
 FEATURES = (
     "v2",
@@ -139,6 +139,11 @@ class EngineAdapter:
                 raise BadRequest(f"x-parse needs entry (one of {sorted(PARSE_ENTRIES)}) and input (string)")
             if entry == "tlv" and not _is_hex(data):
                 raise BadRequest("x-parse tlv takes hex input")
+            if entry == "reassemble":
+                try:
+                    reassemble_input(data)
+                except ValueError as exc:
+                    raise BadRequest(f"x-parse reassemble: {exc}") from None
             return Result(fields={"result": parse(entry, data)})
         raise Unsupported(f"the engine has no extension op {op}")
 

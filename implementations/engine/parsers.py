@@ -9,14 +9,16 @@ libotr never gives: ``fragment`` and ``malformed``.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from . import _wire
 from ._codec import DecodeError
+from ._fragments import MAX_REASSEMBLED_CHARS, FragmentError, Reassembler, ReassemblyStatus, parse_fragment
 from ._tlv import decode_plaintext
 
 PARSE_ENTRIES = frozenset(
-    {"message_type", "message_version", "base64", "tlv", "query_version", "whitespace_version"}
+    {"message_type", "message_version", "base64", "tlv", "query_version", "whitespace_version", "reassemble"}
 )
 
 _TYPE_NAMES = {
@@ -74,4 +76,62 @@ def parse(entry: str, data: str) -> Any:
         if isinstance(message, _wire.PlainText) and message.tag_versions is not None:
             return {"version": max(message.tag_versions & _OURS, default=0), "stripped": message.text}
         return {"version": 0, "stripped": None}
+    if entry == "reassemble":
+        fragments, max_chars = reassemble_input(data)
+        return reassemble(fragments, max_chars)
     raise ValueError(f"unknown parse entry {entry!r}")
+
+
+def reassemble_input(data: str) -> tuple[list[str], int]:
+    """The ``reassemble`` input: a JSON list of strings, or ``{"fragments": [...], "max_chars": N}``.
+
+    Raises :class:`ValueError` for anything else.
+    """
+    try:
+        value = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"reassemble input is not JSON: {exc}") from None
+    max_chars = MAX_REASSEMBLED_CHARS
+    if isinstance(value, dict):
+        if set(value) - {"fragments", "max_chars"} or "fragments" not in value:
+            raise ValueError("reassemble input object has fragments and optionally max_chars")
+        max_chars = value.get("max_chars", max_chars)
+        if not isinstance(max_chars, int) or isinstance(max_chars, bool) or max_chars < 1:
+            raise ValueError("max_chars must be a positive integer")
+        value = value["fragments"]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError("reassemble input must be a JSON list of strings")
+    return value, max_chars
+
+
+def reassemble(wires: list[str], max_chars: int = MAX_REASSEMBLED_CHARS) -> list[str]:
+    """Receive ``wires`` in order with the spec's fragment rules; the messages completed, in order.
+
+    As :class:`~._engine.Engine` routes them, without a session: one
+    :class:`Reassembler` per (version, sender instance tag); a string that
+    is not a fragment makes its sender forget any stored fragment (an
+    encoded v3 message: that instance; an encoded v2 message: the v2
+    state; anything else: all); a malformed fragment is discarded and the
+    stored state kept.  No instance-tag checks (there is no local account)
+    and completed messages are not parsed again.
+    """
+    reassemblers: dict[tuple[int, int], Reassembler] = {}
+    completed: list[str] = []
+    for wire in wires:
+        message = _wire.parse(wire)
+        if not isinstance(message, _wire.FragmentMarker):
+            header = getattr(message, "header", None)
+            if header is None:
+                reassemblers.clear()
+            else:
+                reassemblers.pop((header.version, header.sender_tag if header.version == 3 else 0), None)
+            continue
+        fragment = parse_fragment(wire)
+        if isinstance(fragment, FragmentError):
+            continue
+        key = (fragment.version, fragment.sender_tag)
+        result = reassemblers.setdefault(key, Reassembler(max_chars)).feed(fragment)
+        if result.status is ReassemblyStatus.COMPLETE:
+            assert result.message is not None
+            completed.append(result.message)
+    return completed
