@@ -1,0 +1,103 @@
+"""Hypothesis profiles for the state machines, the libotr worker pool, and the coverage summary.
+
+Profiles (chosen with ``OTRCHECK_HYPOTHESIS_PROFILE``, default ``ci``):
+
+* ``ci``: bounded and reproducible (``derandomize``), part of the default
+  test run; every machine of ``tests/stateful`` together stays within a
+  couple of minutes on two cores.
+* ``thorough``: many more and longer runs from fresh random seeds
+  (``tox -e stateful``).
+
+The profiles are registered here but only *applied* by the machines of this
+folder (:func:`profile`), so the rest of the suite keeps Hypothesis' defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from harness import impls
+from implementations.peer import PeerProcess
+
+PROFILE_ENV = "OTRCHECK_HYPOTHESIS_PROFILE"
+
+_COMMON = {
+    "deadline": None,  # a libotr worker or an SMP step may take tens of milliseconds
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+    "print_blob": True,
+}
+settings.register_profile(
+    "ci", max_examples=40, stateful_step_count=30, derandomize=True, database=None, **_COMMON
+)
+settings.register_profile("thorough", max_examples=600, stateful_step_count=60, derandomize=False, **_COMMON)
+
+
+def profile_name() -> str:
+    return os.environ.get(PROFILE_ENV, "ci")
+
+
+def profile() -> settings:
+    """The settings of the selected profile (``ci`` unless ``OTRCHECK_HYPOTHESIS_PROFILE`` says)."""
+    return settings.get_profile(profile_name())
+
+
+class Workers:
+    """``otrcheck peer libotr`` workers, started on first use and re-``init``-ed for every example.
+
+    One pool serves the whole session; a worker found dead is replaced.
+    """
+
+    def __init__(self) -> None:
+        self._workers: dict[int, PeerProcess] = {}
+
+    def get(self, index: int) -> PeerProcess:
+        worker = self._workers.get(index)
+        if worker is None or not worker.running:
+            if worker is not None:
+                worker.close()
+            made = impls.get("libotr").make()
+            assert isinstance(made, PeerProcess), "libotr must run isolated"
+            worker = self._workers[index] = made
+        return worker
+
+    def close(self) -> None:
+        for worker in self._workers.values():
+            worker.close()
+
+
+@pytest.fixture(scope="session")
+def workers() -> Iterator[Workers]:
+    pool = Workers()
+    yield pool
+    pool.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Per pair: examples and steps run, time, distinct (authstate, msgstate, smpstate) and transitions."""
+    from tests.stateful.machines import COVERAGE
+
+    if not COVERAGE:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section(f"stateful coverage (profile {profile_name()})")
+    write(f"{'machine':<24}{'examples':>9}{'steps':>8}{'seconds':>9}{'states':>8}{'transitions':>13}")
+    for name, cov in sorted(COVERAGE.items()):
+        write(
+            f"{name:<24}{cov.examples:>9}{cov.steps:>8}{cov.seconds:>9.1f}"
+            f"{len(cov.states):>8}{len(cov.transitions):>13}"
+        )
+    for name, cov in sorted(COVERAGE.items()):
+        if cov.known:
+            write(
+                f"{name}: recorded findings met: "
+                + ", ".join(f"{k} x{v}" for k, v in sorted(cov.known.items()))
+            )
+    if os.environ.get("OTRCHECK_STATEFUL_STATES"):
+        for name, cov in sorted(COVERAGE.items()):
+            write(f"{name} states:")
+            for state in sorted(cov.states):
+                write(f"    {state}")

@@ -1,0 +1,789 @@
+"""Rule-based state machines that drive a pair of implementations through a faulty network.
+
+One machine class per ordered pair (alice's implementation, bob's): the
+rules are user actions (send text, query, re-key, end, SMP start / respond /
+abort), network actions on the messages in flight (deliver the next one,
+deliver a chosen one, drop, duplicate, tamper with one bit, flush) and
+injections (an old message from everything ever sent, possibly reflected to
+its sender; an OTR Error Message; a whitespace-tagged plaintext).  After
+every step the invariants below are checked; :meth:`OtrMachine.teardown`
+checks progress: once faults stop and delivery is in order, a query leads to
+an encrypted session that carries text both ways (and, in some examples, an
+SMP that ends in a definite result on both sides).
+
+Every implementation is reached through the adapter contract
+(:mod:`implementations.api`): the engine in-process (seeded by Hypothesis,
+sometimes with forced leading-zero values and a pinned tie-break order),
+libotr in a pooled worker process re-``init``-ed per example, potr
+in-process.  Deviations of libotr or potr already recorded in
+``docs/findings/`` are recognised precisely (:data:`KNOWN`) and counted, never
+silently skipped.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
+
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    multiple,
+    rule,
+)
+
+from harness import impls
+from harness.mutators import flip_encoded_bit
+from implementations.api import (
+    ERROR_CODES,
+    Adapter,
+    ErrorRaised,
+    Event,
+    InitConfig,
+    MessageReceived,
+    Policy,
+    Result,
+    SessionFinished,
+    SessionSecured,
+    SmpUpdated,
+    Status,
+    SymkeyReceived,
+)
+from implementations.engine import EngineAdapter, ScriptedEntropy
+from implementations.fixtures import fingerprint, key
+from tests.stateful.model import Peek, peek, tag_for
+
+ALICE, BOB = "alice", "bob"
+SIDES = (ALICE, BOB)
+TAGS = {ALICE: 0x100, BOB: 0x101}
+PAIRS: dict[str, tuple[str, str]] = {
+    "engine-engine": ("engine", "engine"),
+    "engine-libotr": ("engine", "libotr"),
+    "libotr-engine": ("libotr", "engine"),
+    "engine-potr": ("engine", "potr"),
+}
+SECRETS = ("apple", "pear")
+INJECTED_ERROR = "?OTR Error: x"
+MAX_OUT_PER_INPUT = 3  # plus the texts a side holds under REQUIRE_ENCRYPTION
+MAX_SETTLE = 300  # deliveries for the network to go quiet once faults stop
+AKE_KINDS = frozenset({"dh_commit", "dh_key", "reveal_signature", "signature"})
+RESULTS = frozenset({"success", "failure"})
+
+# Recorded deviations the machines meet and recognise, by (implementation, what was seen).
+KNOWN: dict[tuple[str, str], str] = {
+    # v2: an Error Message while private makes libotr resend its last text, "[resent] "-prefixed.
+    ("libotr", "resent"): "LIBOTR-030",
+    # potr as SMP responder with a different secret sends an abort instead of SMP message 4.
+    ("potr", "smp_responder_aborts"): "POTR-002",
+    # potr as SMP initiator answers a failed SMP message 4 with an abort.
+    ("potr", "smp_initiator_aborts"): "POTR-003",
+    # Found by these machines: a new AKE while private resets the engine's SMP state (the spec
+    # abandons it only when ENCRYPTED becomes unset); a peer that keeps its own (libotr, potr) then
+    # refuses the engine's next SMP message 1, sent without the abort a restart sends.
+    ("engine", "smp_reset_by_new_ake"): "ENGINE-005 (proposed)",
+}
+RESENT_PREFIX = "[resent] "
+
+# Exponents whose g^x has a leading zero byte (a 191-byte minimal MPI), from
+# tests/engine/test_determinism_and_leading_zeros.py, which asserts the property.
+SHORT_EXPONENTS = (
+    bytes.fromhex("9f0c1d283057acf45745e062282fc30ca890dd967db550d5fbaffd30c90b2026c5b1f2b06399bbb3"),
+    bytes.fromhex("4679df3d6d304ebfa85b539fa451e7dae22e0e1aaf946e53b1509be4457c35a422256fcaad541027"),
+)
+VERSION_CHOICES = (
+    ((2, 3), (2, 3)),
+    ((3,), (3,)),
+    ((2,), (2,)),
+    ((2, 3), (3,)),
+    ((3,), (2, 3)),
+    ((2, 3), (2,)),
+    ((2,), (2, 3)),
+)
+
+
+class InvariantViolated(AssertionError):
+    """A property the machines check failed; ``name`` says which (the invariant's method name)."""
+
+    def __init__(self, name: str, detail: str) -> None:
+        super().__init__(f"{name}: {detail}")
+        self.name = name
+
+
+@dataclass
+class Coverage:
+    examples: int = 0
+    steps: int = 0
+    seconds: float = 0.0
+    states: set[tuple[str, str, str]] = field(default_factory=set)
+    transitions: set[tuple[tuple[str, str, str], str, tuple[str, str, str]]] = field(default_factory=set)
+    known: Counter[str] = field(default_factory=Counter)
+
+
+COVERAGE: dict[str, Coverage] = {}
+
+
+@dataclass(frozen=True)
+class Packet:
+    """One message on the network.  Copies (duplicates, replays) keep the ``origin`` of the first."""
+
+    number: int
+    origin: int
+    sender: str  # the account it claims to come from
+    to: str
+    wire: str
+    note: str = ""
+    tampered: bool = False
+    label: Any = None  # what the reference model knows about it (test_model)
+
+    @property
+    def kind(self) -> str:
+        return peek(self.wire).kind
+
+    def __repr__(self) -> str:
+        extra = f" {self.note}" if self.note else ""
+        return f"<#{self.number} {self.sender}->{self.to} {self.kind}{extra}>"
+
+
+@dataclass(frozen=True)
+class SmpAction:
+    op: int  # the machine's operation counter
+    kind: str  # start, respond
+    secret: str
+
+
+@dataclass
+class Side:
+    name: str
+    impl: str
+    adapter: Adapter
+    policy: Policy
+    key: str
+    sent: list[str] = field(default_factory=list)
+    shown: list[tuple[str, int, bool]] = field(default_factory=list)  # (text, origin, tampered)
+    smp_actions: list[SmpAction] = field(default_factory=list)
+    smp_results: list[tuple[int, str]] = field(default_factory=list)  # (op, result)
+    asked: bool = False
+    smp_stale: bool = False  # an SMP was under way or asked when the latest AKE completed
+    held: int = 0
+    events: list[Event] = field(default_factory=list)
+    status: Status | None = None
+
+    @property
+    def encrypted(self) -> bool:
+        return self.status is not None and self.status.msgstate == "encrypted"
+
+
+class _PerSize:
+    """Scripted values per request size (16: the AKE key r; 40: a DH exponent), then the seeded stream."""
+
+    def __init__(self, fallback: Any, scripts: dict[int, list[bytes]]) -> None:
+        self._fallback = fallback
+        self._scripted = {n: ScriptedEntropy(fallback, list(values)) for n, values in scripts.items()}
+
+    def random_bytes(self, n: int) -> bytes:
+        source = self._scripted.get(n, self._fallback)
+        return source.random_bytes(n)
+
+
+def engine_view(adapter: EngineAdapter, peer: str, peer_tag: int) -> tuple[str, str, str]:
+    """(authstate, msgstate, smpstate) of the engine's session with the peer's instance.
+
+    In v3 that is the instance session (the spec keeps state per instance);
+    before the peer's first message reaches it, the master session.
+    """
+    conv = adapter.engine.conversation(peer)
+    session = conv.instances.get(peer_tag, conv.master)
+    return (session.ake.state.value, session.msgstate.value, session.smp.state.value)
+
+
+SIDE = st.sampled_from(SIDES)
+INDEX = st.integers(0, 7)
+FLAGS = st.fixed_dictionaries(
+    {
+        "require_encryption": st.booleans(),
+        "send_whitespace_tag": st.booleans(),
+        "whitespace_start_ake": st.booleans(),
+        "error_start_ake": st.booleans(),
+    }
+)
+# Forced random values of an engine side: AKE keys r with a leading zero byte, and whether its first
+# DH exponent is the one (of its own: two equal exponents would make both ends "high") with a short g^x.
+FORCED = st.fixed_dictionaries(
+    {
+        "r": st.lists(st.binary(min_size=15, max_size=15).map(lambda b: b"\0" + b), max_size=2),
+        "short_gx": st.booleans(),
+    }
+)
+
+
+class OtrMachine(RuleBasedStateMachine):
+    """The rules, invariants and progress check; :func:`machine_for` binds it to a pair."""
+
+    impls: ClassVar[tuple[str, str]] = ("engine", "engine")
+    workers: ClassVar[Any] = None
+    coverage_key: ClassVar[str] = "engine-engine"
+
+    history = Bundle("history")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sides: dict[str, Side] = {}
+        self.in_flight: list[Packet] = []
+        self.numbers = 0
+        self.ops = 0
+        self.ready = False
+        self.final: dict[str, Any] = {}
+        self.leaks: list[str] = []
+        self.storms: list[str] = []
+        self.tamper_effects: list[str] = []
+        self.crashes: list[str] = []
+        self.coverage = COVERAGE.setdefault(self.coverage_key, Coverage())
+
+    # ---------------------------------------------------------------- setup
+
+    @initialize(
+        target=history,
+        versions=st.sampled_from(VERSION_CHOICES),
+        flags=st.tuples(FLAGS, FLAGS),
+        keys=st.tuples(
+            st.sampled_from(["alice", "leading-zero-fp"]), st.sampled_from(["bob", "leading-zero-y"])
+        ),
+        seeds=st.tuples(st.binary(min_size=2, max_size=2), st.binary(min_size=2, max_size=2)),
+        bias=st.sampled_from([(None, None), ("high", "low"), ("low", "high")]),
+        forced=st.tuples(FORCED, FORCED),
+        final=st.fixed_dictionaries(
+            {"smp": st.booleans(), "secrets": st.tuples(*[st.sampled_from(SECRETS)] * 2)}
+        ),
+    )
+    def setup(
+        self,
+        versions: tuple[tuple[int, ...], tuple[int, ...]],
+        flags: tuple[dict[str, bool], dict[str, bool]],
+        keys: tuple[str, str],
+        seeds: tuple[bytes, bytes],
+        bias: tuple[str | None, str | None],
+        forced: tuple[dict[str, Any], dict[str, Any]],
+        final: dict[str, Any],
+    ) -> Any:
+        allowed = [set(v) for v in versions]
+        if "potr" in self.impls:  # potr speaks v2 only: both sides must offer it
+            allowed = [
+                a | {2} if impl != "potr" else {2} for a, impl in zip(allowed, self.impls, strict=True)
+            ]
+        for i, name in enumerate(SIDES):
+            impl = self.impls[i]
+            policy = Policy(allow_v2=2 in allowed[i], allow_v3=3 in allowed[i], **flags[i])
+            extra = {"x-commit-hash": bias[i]} if impl == "engine" and bias[i] else {}
+            seed = f"otrcheck/{name}/".encode() + seeds[i]  # never the same stream on both sides
+            config = InitConfig(name, "otrcheck", key(keys[i]), TAGS[name], policy, 0, seed, extra)
+            adapter = self._adapter(i, impl)
+            adapter.init(config)
+            if isinstance(adapter, EngineAdapter) and (forced[i]["r"] or forced[i]["short_gx"]):
+                ctx = adapter.engine.ctx
+                x = [SHORT_EXPONENTS[i]] if forced[i]["short_gx"] else []
+                ctx.entropy = _PerSize(ctx.entropy, {16: forced[i]["r"], 40: x})
+            self.sides[name] = Side(name, impl, adapter, policy, keys[i])
+        self.final = final
+        self.ready = True
+        self.coverage.examples += 1
+        self._refresh()
+        self.after_setup()
+        # The history starts with a plaintext alice sent before this run; so it is never empty
+        # (what the rules put in it depends on libotr's random values).
+        self.sides[ALICE].sent.append("alice says hello.")
+        self.numbers += 1
+        return Packet(self.numbers, self.numbers, ALICE, BOB, "alice says hello.", note="old")
+
+    def _adapter(self, index: int, impl: str) -> Adapter:
+        if impl == "libotr":
+            assert self.workers is not None, "libotr sides need the worker pool"
+            worker: Adapter = self.workers.get(index)
+            return worker
+        return impls.get(impl).make(isolated=False)
+
+    # -------------------------------------------------------------- helpers
+
+    @staticmethod
+    def other(name: str) -> str:
+        return BOB if name == ALICE else ALICE
+
+    def known(self, impl: str, what: str) -> str | None:
+        finding = KNOWN.get((impl, what))
+        if finding:
+            self.coverage.known[finding] += 1
+        return finding
+
+    def observe(self, name: str) -> tuple[str, str, str]:
+        side = self.sides[name]
+        if isinstance(side.adapter, EngineAdapter):
+            return engine_view(side.adapter, self.other(name), TAGS[self.other(name)])
+        status = side.adapter.status(self.other(name))
+        return (str(status.extra.get("x-authstate", "?")), status.msgstate, status.smp)
+
+    def _refresh(self) -> None:
+        for name, side in self.sides.items():
+            side.status = side.adapter.status(self.other(name))
+
+    def _post(self, sender: str, wire: str, *, origin: int | None = None, **kw: Any) -> Packet:
+        self.numbers += 1
+        packet = Packet(self.numbers, origin or self.numbers, sender, self.other(sender), wire, **kw)
+        self.in_flight.append(packet)
+        return packet
+
+    # Hooks for the model-based test: called after setup and around every operation on a side.
+    def after_setup(self) -> None:
+        pass
+
+    def before_input(self, name: str, op: str, args: tuple[Any, ...], packet: Packet | None) -> None:
+        pass
+
+    def after_input(
+        self,
+        name: str,
+        op: str,
+        args: tuple[Any, ...],
+        packet: Packet | None,
+        result: Result,
+        sent: list[Packet],
+    ) -> list[Packet]:
+        return sent
+
+    def _act(self, name: str, op: str, *args: Any) -> list[Packet]:
+        """Side ``name`` performs a user action; what it sends goes on the network."""
+        side = self.sides[name]
+        before = self.observe(name)
+        self.before_input(name, op, args, None)
+        self.ops += 1
+        result: Result = getattr(side.adapter, op)(self.other(name), *args)
+        sent = self._absorb(name, result, None)
+        sent = self.after_input(name, op, args, None, result, sent)
+        self._transition(name, before, op)
+        return sent
+
+    def _deliver(self, packet: Packet) -> list[Packet]:
+        name = packet.to
+        side = self.sides[name]
+        before = self.observe(name)
+        self.before_input(name, "receive", (), packet)
+        self.ops += 1
+        result = side.adapter.receive(packet.sender, packet.wire)
+        sent = self._absorb(name, result, packet)
+        sent = self.after_input(name, "receive", (), packet, result, sent)
+        self._transition(name, before, "recv_" + packet.kind)
+        return sent
+
+    def _transition(self, name: str, before: tuple[str, str, str], what: str) -> None:
+        after = self.observe(name)
+        self.coverage.states.update((before, after))
+        self.coverage.transitions.add((before, what, after))
+
+    def _absorb(self, name: str, result: Result, delivered: Packet | None) -> list[Packet]:
+        """Record what ``name`` reported and put what it sent on the network."""
+        side = self.sides[name]
+        side.events.extend(result.events)
+        for event in result.events:
+            if isinstance(event, MessageReceived) and event.encrypted:
+                origin = delivered.origin if delivered else -1
+                side.shown.append((event.text, origin, bool(delivered and delivered.tampered)))
+            elif isinstance(event, SmpUpdated):
+                side.smp_results.append((self.ops, event.result))
+                side.asked = event.result == "ask" or (side.asked and event.result == "in_progress")
+            elif isinstance(event, SessionSecured):
+                # (libotr reports a refreshed session as a new one: judge by the status before.)
+                st_ = side.status
+                was_private = st_ is not None and st_.msgstate == "encrypted"
+                side.smp_stale = was_private and (side.asked or (st_ is not None and st_.smp != "expect1"))
+                side.asked = False
+            elif isinstance(event, ErrorRaised):
+                if event.code == "held":
+                    side.held += 1
+                if event.code not in ERROR_CODES:
+                    self.crashes.append(f"{name} ({side.impl}): {event.code} {event.detail}")
+            if delivered is not None and delivered.tampered and _authenticated_effect(event):
+                self.tamper_effects.append(f"{name} ({side.impl}) got {event!r} from tampered {delivered!r}")
+        if len(result.out) > MAX_OUT_PER_INPUT + side.held:
+            self.storms.append(f"{name} ({side.impl}) sent {len(result.out)} messages for one input")
+        if side.policy.require_encryption:
+            for out in result.out:
+                leaked = [t for t in side.sent if t in out.wire]
+                if leaked:
+                    self.leaks.append(f"{name} ({side.impl}) sent {leaked} in the clear: {out.wire[:120]!r}")
+        return [self._post(name, out.wire) for out in result.out]
+
+    def settle(self, why: str) -> None:
+        """Deliver everything in flight, in order, until the network is quiet."""
+        for _ in range(MAX_SETTLE):
+            if not self.in_flight:
+                return
+            self._deliver(self.in_flight.pop(0))
+        raise InvariantViolated(
+            "bounded_messages_per_input", f"{why}: no quiet after {MAX_SETTLE} deliveries"
+        )
+
+    # ---------------------------------------------------------- user rules
+
+    @rule(target=history, side=SIDE)
+    def send_text(self, side: str) -> Any:
+        text = f"{side} says #{self.ops}."
+        self.sides[side].sent.append(text)
+        return multiple(*self._act(side, "send", text))
+
+    @rule(target=history, side=SIDE)
+    def send_whitespace_tagged_text(self, side: str) -> Any:
+        """What a client with SEND_WHITESPACE_TAG sends for a user's text while in plaintext."""
+        me = self.sides[side]
+        if me.policy.require_encryption or me.status is None or me.status.msgstate != "plaintext":
+            return multiple()
+        text = f"{side} tags #{self.ops}."
+        me.sent.append(text)
+        self.ops += 1
+        return multiple(self._post(side, text + tag_for(me.policy.allowed_versions())))
+
+    @rule(target=history, side=SIDE)
+    def query(self, side: str) -> Any:
+        return multiple(*self._act(side, "query"))
+
+    @rule(target=history, side=SIDE)
+    def rekey(self, side: str) -> Any:
+        """A new AKE while private: the user asks to start OTR again (nothing when not private)."""
+        if not self.sides[side].encrypted:
+            return multiple()
+        return multiple(*self._act(side, "query"))
+
+    @rule(target=history, side=SIDE)
+    def end(self, side: str) -> Any:
+        return multiple(*self._act(side, "end"))
+
+    @rule(
+        target=history, side=SIDE, secret=st.sampled_from(SECRETS), question=st.sampled_from([None, "fruit?"])
+    )
+    def smp_start(self, side: str, secret: str, question: str | None) -> Any:
+        me = self.sides[side]
+        sent = self._act(side, "smp_start", secret, question)
+        me.smp_actions.append(SmpAction(self.ops, "start", secret))
+        me.asked = False
+        return multiple(*sent)
+
+    @rule(target=history, side=SIDE, secret=st.sampled_from(SECRETS))
+    def smp_respond(self, side: str, secret: str) -> Any:
+        """Answer a pending SMP question (with none pending the implementation must refuse)."""
+        me = self.sides[side]
+        if me.impl == "libotr" and not me.asked:
+            # The libotr adapter keeps its "asked" set across init, and libotr dereferences NULL in
+            # otrl_message_respond_smp with no SMP message 1 received (reported with these tests).
+            return multiple()
+        asked, me.asked = me.asked, False
+        sent = self._act(side, "smp_respond", secret)
+        if asked:
+            me.smp_actions.append(SmpAction(self.ops, "respond", secret))
+        return multiple(*sent)
+
+    @rule(target=history, side=SIDE)
+    def smp_abort(self, side: str) -> Any:
+        self.sides[side].asked = False
+        return multiple(*self._act(side, "smp_abort"))
+
+    # ------------------------------------------------------- network rules
+
+    # The network rules do nothing on an empty network rather than being disabled: what is in
+    # flight depends on libotr's random values, and Hypothesis must draw the same rules each run.
+
+    @rule(target=history)
+    def deliver_next(self) -> Any:
+        if not self.in_flight:
+            return multiple()
+        return multiple(*self._deliver(self.in_flight.pop(0)))
+
+    @rule(target=history, index=INDEX)
+    def deliver_chosen(self, index: int) -> Any:
+        if not self.in_flight:
+            return multiple()
+        return multiple(*self._deliver(self.in_flight.pop(index % len(self.in_flight))))
+
+    @rule(target=history)
+    def flush(self) -> Any:
+        sent: list[Packet] = []
+        for _ in range(MAX_SETTLE):
+            if not self.in_flight:
+                return multiple(*sent)
+            sent.extend(self._deliver(self.in_flight.pop(0)))
+        raise InvariantViolated("bounded_messages_per_input", f"no quiet after {MAX_SETTLE} deliveries")
+
+    @rule(index=INDEX)
+    def drop(self, index: int) -> None:
+        if self.in_flight:
+            self.in_flight.pop(index % len(self.in_flight))
+
+    @rule(index=INDEX)
+    def duplicate(self, index: int) -> None:
+        if not self.in_flight:
+            return
+        at = index % len(self.in_flight)
+        packet = self.in_flight[at]
+        self.numbers += 1
+        self.in_flight.insert(
+            at + 1, replace(packet, number=self.numbers, note=(packet.note + " dup").strip())
+        )
+
+    @rule(index=INDEX, bit=st.integers(0, 1 << 16))
+    def tamper(self, index: int, bit: int) -> None:
+        """Flip one bit of an encoded message, inside the part an attacker cannot change undetected."""
+        encoded = [p for p in self.in_flight if peek(p.wire).encoded]
+        if not encoded:
+            return
+        packet = encoded[index % len(encoded)]
+        info: Peek = peek(packet.wire)
+        bit %= 8 * info.auth_bytes
+        changed = replace(
+            packet, wire=flip_encoded_bit(packet.wire, bit), tampered=True, note=f"bit {bit} flipped"
+        )
+        self.in_flight[self.in_flight.index(packet)] = changed
+
+    @rule(packet=history, reflect=st.booleans())
+    def inject_old(self, packet: Packet, reflect: bool) -> None:
+        """Replay a message sent earlier (possibly dropped since); ``reflect`` sends it back to its sender."""
+        sender = packet.to if reflect else packet.sender
+        note = "reflected" if reflect else "replayed"
+        self._post(sender, packet.wire, origin=packet.origin, note=note, label=packet.label)
+
+    @rule(to=SIDE)
+    def inject_error(self, to: str) -> None:
+        self._post(self.other(to), INJECTED_ERROR, note="injected")
+
+    # ----------------------------------------------------------- invariants
+
+    @invariant()
+    def encrypted_sides_know_each_other(self) -> None:
+        """Encrypted ⇒ the other's true fingerprint; both encrypted and no AKE under way ⇒ one session.
+
+        Also refreshes the statuses the rules' preconditions read.
+        """
+        if not self.ready:
+            return
+        self._refresh()
+        self.coverage.steps += 1
+        statuses = {n: s.status for n, s in self.sides.items()}
+        for name, st_ in statuses.items():
+            assert st_ is not None
+            side, peer = self.sides[name], self.sides[self.other(name)]
+            if st_.fingerprint != fingerprint(side.key):
+                raise InvariantViolated(
+                    "encrypted_sides_know_each_other", f"{name} reports fingerprint {st_}"
+                )
+            if st_.msgstate == "encrypted" and st_.peer_fingerprint != fingerprint(peer.key):
+                raise InvariantViolated(
+                    "encrypted_sides_know_each_other",
+                    f"{name} ({side.impl}) is encrypted with {st_.peer_fingerprint}, not {fingerprint(peer.key)}",
+                )
+        a, b = statuses[ALICE], statuses[BOB]
+        assert a is not None and b is not None
+        if a.msgstate == b.msgstate == "encrypted" and self._quiet():
+            if a.ssid != b.ssid or a.version != b.version:
+                raise InvariantViolated(
+                    "encrypted_sides_know_each_other",
+                    f"both encrypted, no AKE under way, but alice has ssid {a.ssid} v{a.version}, "
+                    f"bob {b.ssid} v{b.version}",
+                )
+
+    def _quiet(self) -> bool:
+        if any(p.kind in AKE_KINDS for p in self.in_flight):
+            return False
+        return all(
+            s.status is not None and s.status.extra.get("x-authstate") == "none" for s in self.sides.values()
+        )
+
+    @invariant()
+    def no_user_text_in_the_clear_under_require_encryption(self) -> None:
+        if self.leaks:
+            raise InvariantViolated("no_user_text_in_the_clear_under_require_encryption", self.leaks[0])
+
+    @invariant()
+    def shown_texts_were_sent_once_in_order_untampered(self) -> None:
+        """Every text shown as encrypted: sent by the other side, shown once, never from a tampered message,
+        and in the order typed unless the network delivered its messages out of order."""
+        name = "shown_texts_were_sent_once_in_order_untampered"
+        for receiver in self.sides.values():
+            sender = self.sides[self.other(receiver.name)]
+            seen: set[str] = set()
+            by_origin: list[tuple[int, int]] = []
+            for text, origin, tampered in receiver.shown:
+                plain = text
+                resent = False
+                if plain not in sender.sent and plain.startswith(RESENT_PREFIX):
+                    if plain[len(RESENT_PREFIX) :] in sender.sent and self.known(sender.impl, "resent"):
+                        plain, resent = plain[len(RESENT_PREFIX) :], True
+                if plain not in sender.sent:
+                    raise InvariantViolated(
+                        name, f"{receiver.name} shows {text!r}, which {sender.name} never sent"
+                    )
+                if tampered:
+                    raise InvariantViolated(name, f"{receiver.name} shows {text!r} from a tampered message")
+                if plain in seen and not resent:
+                    raise InvariantViolated(name, f"{receiver.name} shows {text!r} twice")
+                seen.add(plain)
+                if not resent:
+                    by_origin.append((origin, sender.sent.index(plain)))
+            order = [index for _, index in sorted(by_origin)]
+            if order != sorted(order):
+                raise InvariantViolated(
+                    name, f"{receiver.name} shows texts out of the order typed: {receiver.shown!r}"
+                )
+
+    @invariant()
+    def tampered_messages_have_no_authenticated_effect(self) -> None:
+        if self.tamper_effects:
+            raise InvariantViolated("tampered_messages_have_no_authenticated_effect", self.tamper_effects[0])
+
+    @invariant()
+    def smp_succeeds_only_with_equal_secrets(self) -> None:
+        for name, side in self.sides.items():
+            for op, result in side.smp_results:
+                if result == "success" and not self._success_justified(name, op):
+                    raise InvariantViolated(
+                        "smp_succeeds_only_with_equal_secrets",
+                        f"{name} ({side.impl}) reports success; its SMP inputs {side.smp_actions}, "
+                        f"{self.other(name)}'s {self.sides[self.other(name)].smp_actions}",
+                    )
+
+    def _success_justified(self, name: str, op: int) -> bool:
+        mine = [a for a in self.sides[name].smp_actions if a.op < op]
+        theirs = self.sides[self.other(name)].smp_actions
+        if not mine:
+            return False
+        last = mine[-1]
+        if last.kind == "start":
+            return any(
+                a.kind == "respond" and a.secret == last.secret and last.op < a.op < op for a in theirs
+            )
+        return any(a.kind == "start" and a.secret == last.secret and a.op < last.op for a in theirs)
+
+    @invariant()
+    def no_exception_or_crash(self) -> None:
+        if self.crashes:
+            raise InvariantViolated("no_exception_or_crash", self.crashes[0])
+
+    @invariant()
+    def bounded_messages_per_input(self) -> None:
+        if self.storms:
+            raise InvariantViolated("bounded_messages_per_input", self.storms[0])
+
+    def check_invariants_now(self) -> None:
+        self._refresh()
+        self.encrypted_sides_know_each_other()
+        self.no_user_text_in_the_clear_under_require_encryption()
+        self.shown_texts_were_sent_once_in_order_untampered()
+        self.tampered_messages_have_no_authenticated_effect()
+        self.smp_succeeds_only_with_equal_secrets()
+        self.no_exception_or_crash()
+        self.bounded_messages_per_input()
+
+    # ------------------------------------------------------------ progress
+
+    def teardown(self) -> None:
+        """Progress: faults stop, delivery is in order; a query leads to an encrypted session."""
+        if not self.ready or sys.exc_info()[0] is not None:
+            return
+        self.settle("faults stopped")
+        self._act(ALICE, "query")
+        self.settle("alice queried")
+        self._refresh()
+        a, b = self.sides[ALICE].status, self.sides[BOB].status
+        assert a is not None and b is not None
+        if not (a.msgstate == b.msgstate == "encrypted" and a.ssid == b.ssid):
+            raise InvariantViolated("progress", f"after a query on a quiet network: alice {a}, bob {b}")
+        self.check_invariants_now()
+        for name in SIDES:
+            peer = self.sides[self.other(name)]
+            before = len(peer.shown)
+            self.send_text(name)
+            self.settle(f"{name} sent a text")
+            if [t for t, _, _ in peer.shown[before:]] != [self.sides[name].sent[-1]]:
+                raise InvariantViolated(
+                    "progress", f"{self.other(name)} shows {peer.shown[before:]!r} after {name}'s text"
+                )
+        if self.final.get("smp"):
+            self._final_smp(*self.final["secrets"])
+        self.check_invariants_now()
+
+    def _final_smp(self, secret_a: str, secret_b: str, retry: bool = True) -> None:
+        """A fresh SMP on a quiet network ends in a definite result on both sides."""
+        alice, bob = self.sides[ALICE], self.sides[BOB]
+        marks = {n: len(s.smp_results) for n, s in self.sides.items()}
+        self.smp_start(ALICE, secret_a, None)
+        self.settle("alice started SMP")
+        if not bob.asked:
+            results = [r for _, r in bob.smp_results[marks[BOB] :]]
+            if retry and bob.smp_stale and alice.impl == "engine" and bob.impl != "engine":
+                if self.known("engine", "smp_reset_by_new_ake"):
+                    self._final_smp(secret_a, secret_b, retry=False)  # the user tries again
+                    return
+            raise InvariantViolated("smp_ends_in_a_definite_result", f"bob was not asked: {results}")
+        self.smp_respond(BOB, secret_b)
+        self.settle("bob answered SMP")
+        want = "success" if secret_a == secret_b else "failure"
+        for side in (alice, bob):
+            results = [r for _, r in side.smp_results[marks[side.name] :]]
+            definite = [r for r in results if r in RESULTS]
+            if definite[-1:] == [want]:
+                continue
+            other = self.sides[self.other(side.name)]
+            if want == "failure" and results[-1:] == ["abort"] and other.impl == "potr" and not definite:
+                finding = self.known(
+                    "potr", "smp_responder_aborts" if side is alice else "smp_initiator_aborts"
+                )
+                if finding:
+                    continue
+            raise InvariantViolated(
+                "smp_ends_in_a_definite_result",
+                f"secrets {secret_a!r}/{secret_b!r}: {side.name} ({side.impl}) reported {results}",
+            )
+
+
+def _authenticated_effect(event: Event) -> bool:
+    """An effect only a verified AKE or Data Message may have."""
+    if isinstance(event, MessageReceived):
+        return event.encrypted
+    return isinstance(event, SessionSecured | SmpUpdated | SessionFinished | SymkeyReceived)
+
+
+def machine_for(
+    pair: str, workers: Any = None, base: type[OtrMachine] = OtrMachine, key: str | None = None
+) -> type[OtrMachine]:
+    """The machine class of ``pair`` (``alice-bob`` implementation names, see :data:`PAIRS`).
+
+    ``key`` names the run in the coverage summary (default: the pair, prefixed by ``base``'s name).
+    """
+    a, b = PAIRS[pair]
+    name = f"{base.__name__}_{a}_{b}"
+    if key is None:
+        key = pair if base is OtrMachine else f"{base.__name__} {pair}"
+    attrs = {"impls": (a, b), "workers": workers, "coverage_key": key}
+    machine: type[OtrMachine] = type(name, (base,), attrs)
+    return machine
+
+
+def unavailable(pair: str) -> str | None:
+    """Why ``pair`` cannot run here, or None."""
+    for impl in set(PAIRS[pair]):
+        found = impls.get(impl)
+        if not found.available:
+            return f"{impl}: {found.unavailable}"
+    return None
+
+
+def timed(key: str, seconds: float) -> None:
+    COVERAGE.setdefault(key, Coverage()).seconds += seconds
+
+
+def run_timed(key: str, run: Any) -> None:
+    start = time.perf_counter()
+    try:
+        run()
+    finally:
+        timed(key, time.perf_counter() - start)
