@@ -89,8 +89,12 @@ class Session:
         next_state = effect(fx, arg)
         assert next_state in row.next_states, (self.msgstate, event, next_state)
         if next_state is not MsgState.ENCRYPTED and self.msgstate is MsgState.ENCRYPTED:
+            # Spec, "The SMP state machine": leaving ENCRYPTED abandons any SMP under way.
             self.keys = None
             self.smp.reset()
+        if next_state is MsgState.PLAINTEXT and self.msgstate is not MsgState.PLAINTEXT:
+            # Spec, "User types a message": tag again until a plaintext arrives after entering PLAINTEXT.
+            self.conv.offer_whitespace_tag = True
         self.msgstate = next_state
 
     # --------------------------------------------------------------- effects
@@ -176,7 +180,10 @@ class Session:
         self.version = arg.version
         self.ssid = arg.ssid
         self.their_pubkey = arg.their_pubkey
-        self.smp.reset()
+        if not refreshed:
+            # A new AKE while ENCRYPTED keeps any SMP under way: the spec abandons SMP state only
+            # when MSGSTATE_ENCRYPTED is left (ENGINE-005).  Its secret already binds the old ssid.
+            self.smp.reset()
         self.last_sent = ctx.clock.now()
         fingerprint = arg.their_pubkey.fingerprint().hex()
         fx.events.append(SessionSecured(self.peer, arg.version, arg.ssid.hex(), fingerprint, refreshed))

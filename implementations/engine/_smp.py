@@ -519,7 +519,7 @@ class SmpMachine:
         rb = powmod(qab, mine.b3)
         cr_b, d7_b = _prove_equal_logs(8, qab, mine.b3, r7)
         smp4 = Tlv(TlvType.SMP4, encode_mpis([rb, cr_b, d7_b]))
-        equal = _div(pa, mine.pb) == powmod(ra, mine.b3)
+        equal = secrets_match(_div(pa, mine.pb), powmod(ra, mine.b3))
         return _Step(_E1, None, SmpOutcome([smp4], [("success" if equal else "failure", None)]))
 
     def _recv_smp4(self, request: _Request) -> _Step:
@@ -536,8 +536,13 @@ class SmpMachine:
             return self._fail("cheated", "SMP message 4: D7 outside 1..q-1")
         if not _check_equal_logs(8, cr, d7, mine.g3b, mine.qab, rb):
             return self._fail("cheated", "SMP message 4: proof for Rb fails")
-        equal = mine.pab == powmod(rb, mine.a3)
+        equal = secrets_match(mine.pab, powmod(rb, mine.a3))
         return _Step(_E1, None, SmpOutcome([], [("success" if equal else "failure", None)]))
+
+
+def secrets_match(pa_over_pb: int, r_to_the_3: int) -> bool:
+    """The SMP's final check: Pa/Pb == (Qa/Qb)^(a3 b3) holds exactly when the secrets are equal."""
+    return pa_over_pb == r_to_the_3
 
 
 def _check_secret(secret: int) -> None:

@@ -210,6 +210,9 @@ class LibotrAdapter:
         self._us = us
         self._account, self._protocol = account, protocol
         self._policy = policy_bits(config.policy)
+        # A new userstate has no contexts: nothing is asked, nothing awaits an abort.
+        self._asked.clear()
+        self._abort_after.clear()
         return Result()
 
     @property

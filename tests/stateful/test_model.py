@@ -18,6 +18,7 @@ before the session is private.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from hypothesis.stateful import run_state_machine_as_test
@@ -33,7 +34,7 @@ from implementations.api import (
     SessionSecured,
     SmpUpdated,
 )
-from tests.stateful import model
+from tests.stateful import model, wire
 from tests.stateful.conftest import profile
 from tests.stateful.machines import (
     SIDES,
@@ -46,16 +47,6 @@ from tests.stateful.machines import (
 )
 
 CHECKED_ERRORS = frozenset({"held", "not_private", "smp", "unencrypted"})
-
-# Deviations of the engine the machine has found, accepted here so that it keeps exploring;
-# each is pinned by a strict xfail below that replays it against the spec's rule.
-ENGINE_DEVIATIONS = {
-    # Found by this test: after msgstate re-enters PLAINTEXT the whitespace tag is not offered again.
-    model.TAG_NOT_REOFFERED: "ENGINE-004 (proposed)",
-    # Found by test_machines (engine x libotr, engine x potr): a new AKE while private resets SMP.
-    model.SMP_RESET_BY_NEW_AKE: "ENGINE-005 (proposed)",
-}
-
 
 def summary(events: list[Event]) -> list[tuple[object, ...]]:
     """The events the model predicts, in order."""
@@ -81,7 +72,6 @@ def summary(events: list[Event]) -> list[tuple[object, ...]]:
 class ModelChecked(OtrMachine):
     """The engine x engine machine, checked against :class:`model.Model` after every input."""
 
-    accept: frozenset[str] = frozenset(ENGINE_DEVIATIONS)
     world: model.World
     _pending: tuple[str, tuple[str, str, str], list[model.Prediction], str] | None = None
 
@@ -106,7 +96,7 @@ class ModelChecked(OtrMachine):
             raise InvariantViolated(
                 "model_agrees_with_engine", f"{name} is in {observed}, the model says {expected}"
             )
-        m = model.Model(self.world, self.accept)
+        m = model.Model(self.world)
         if op == "receive":
             assert packet is not None
             delivery = model.Delivery(packet.wire, packet.label, packet.origin, packet.tampered)
@@ -133,7 +123,7 @@ class ModelChecked(OtrMachine):
         self._pending = None
         observed = self.observe(name)
         shown = summary(result.events)
-        peeks = [model.peek(p.wire) for p in sent]
+        peeks = [wire.peek(p.wire) for p in sent]
         reasons = []
         for prediction in predictions:
             predicted = prediction.world.sides[name].triple
@@ -155,10 +145,9 @@ class ModelChecked(OtrMachine):
             self.world = prediction.world
             labelled = []
             for packet_out, emit in zip(sent, prediction.emits, strict=True):
-                new = Packet(**{**packet_out.__dict__, "label": emit.label})
+                new = replace(packet_out, label=emit.label)
                 self.in_flight[self.in_flight.index(packet_out)] = new
                 labelled.append(new)
-            self.coverage.transitions.add((("model", *before), what.split(" ")[0], observed))  # type: ignore[arg-type]
             return labelled
         raise InvariantViolated(
             "model_agrees_with_engine",
