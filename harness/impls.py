@@ -33,6 +33,7 @@ class Implementation:
     location: str = ""
     unavailable: str = ""
     isolated: bool = False
+    shim: tuple[str, ...] = ()  # a program in another language that speaks the peer protocol itself
 
     @property
     def available(self) -> bool:
@@ -40,6 +41,8 @@ class Implementation:
 
     def peer_command(self) -> list[str]:
         """The command that serves this implementation over the peer protocol."""
+        if self.shim:
+            return list(self.shim)
         return [sys.executable, "-m", "harness.cli", "peer", self.name]
 
     def make(self, isolated: bool | None = None) -> Adapter:
@@ -104,7 +107,46 @@ def _potr() -> Implementation:
     return Implementation("potr", description, PotrAdapter, potr_version(), str(Path(potr.__file__).parent))
 
 
-_PROBES: dict[str, Callable[[], Implementation]] = {"engine": _engine, "libotr": _libotr, "potr": _potr}
+def _shim(
+    name: str, description: str, command: tuple[str, ...] | None, version: str, where: str, problem: str
+) -> Implementation:
+    """An implementation served by a shim program (its own process: a crash there is a PeerCrashed)."""
+    if command is None:
+        return Implementation(name, description, None, version, unavailable=problem or "not found")
+
+    def make() -> Adapter:
+        from implementations.peer import PeerProcess
+
+        return PeerProcess(list(command), cwd=REPO_ROOT, timeout=PEER_TIMEOUT, name=name)
+
+    return Implementation(name, description, make, version, where, isolated=True, shim=command)
+
+
+def _otrjs() -> Implementation:
+    from implementations.otrjs import provision
+
+    found = provision.locate()
+    description = "otr.js (npm otr), the JavaScript library of Cryptocat-era web clients, as a Node.js shim"
+    where = f"{found.package} ({found.source})"
+    return _shim("otrjs", description, found.command, found.version or "", where, found.problem or "")
+
+
+def _otr3() -> Implementation:
+    from implementations.otr3 import provision
+
+    found = provision.locate()
+    description = "coyim/otr3 (Go), the library of the CoyIM client, as a Go shim"
+    where = f"{found.package} ({found.source})"
+    return _shim("otr3", description, found.command, found.version or "", where, found.problem or "")
+
+
+_PROBES: dict[str, Callable[[], Implementation]] = {
+    "engine": _engine,
+    "libotr": _libotr,
+    "potr": _potr,
+    "otrjs": _otrjs,
+    "otr3": _otr3,
+}
 
 
 def names() -> list[str]:

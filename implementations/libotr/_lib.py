@@ -660,6 +660,11 @@ _lock = threading.Lock()
 _loaded: Lib | None = None
 
 
+def loaded() -> Lib | None:
+    """The libotr loaded in this process, if any."""
+    return _loaded
+
+
 def load(path: str) -> Lib:
     """Load libotr from ``path`` and run ``otrl_init(4, 1, 1)``, once per process.
 

@@ -53,7 +53,7 @@ from implementations.api import (
     Unsupported,
 )
 
-from . import _lib, keys, provision
+from . import _lib, entropy, keys, provision
 from ._lib import (
     CALLBACK_TYPES,
     OtrlFragmentPolicy,
@@ -66,6 +66,7 @@ from ._lib import (
 )
 from .parsers import PARSE_ENTRIES, parse
 
+SEEDED_DRAWS = "libotr's random draws (r, D-H and SMP exponents) follow the seed; DSA nonces do not"
 FEATURES = (
     "v2",
     "v3",
@@ -160,6 +161,8 @@ class LibotrAdapter:
             if location.path is None:
                 raise Unsupported(f"libotr is unavailable: {location.problem}")
             library = location.path
+        # Before libotr is loaded, so that libotr's random draws bind to the seeding interposer.
+        self._entropy = entropy.preload(libotr_loaded=_lib.loaded() is not None)
         self.lib = _lib.load(library)
         self._us: int | None = None
         self._config: InitConfig | None = None
@@ -183,7 +186,13 @@ class LibotrAdapter:
             (2, 3),
             FEATURES,
             deterministic=False,
-            extra={"x-peer-protocol": PEER_PROTOCOL_VERSION, "x-library": self.lib.path},
+            extra={
+                "x-peer-protocol": PEER_PROTOCOL_VERSION,
+                "x-library": self.lib.path,
+                # Seeded, libotr's own draws repeat (every choice it makes); libgcrypt's DSA nonce
+                # does not, so signatures, and so the output byte for byte, still vary.
+                "x-seeded": SEEDED_DRAWS if self._entropy.active else f"no: {self._entropy.problem}",
+            },
         )
 
     def init(self, config: InitConfig) -> Result:
@@ -210,6 +219,7 @@ class LibotrAdapter:
         self._us = us
         self._account, self._protocol = account, protocol
         self._policy = policy_bits(config.policy)
+        self._entropy.seed(config.seed)
         # A new userstate has no contexts: nothing is asked, nothing awaits an abort.
         self._asked.clear()
         self._abort_after.clear()
