@@ -48,22 +48,23 @@ def profile() -> settings:
 
 
 class Workers:
-    """``otrcheck peer libotr`` workers, started on first use and re-``init``-ed for every example.
+    """Worker processes of the isolated implementations (libotr, otrjs, otr3), started on first use.
 
-    One pool serves the whole session; a worker found dead is replaced.
+    One pool serves the whole session, two workers per implementation (one per side), each
+    re-``init``-ed for every example; a worker found dead is replaced.
     """
 
     def __init__(self) -> None:
-        self._workers: dict[int, PeerProcess] = {}
+        self._workers: dict[tuple[str, int], PeerProcess] = {}
 
-    def get(self, index: int) -> PeerProcess:
-        worker = self._workers.get(index)
+    def get(self, index: int, impl: str = "libotr") -> PeerProcess:
+        worker = self._workers.get((impl, index))
         if worker is None or not worker.running:
             if worker is not None:
                 worker.close()
-            made = impls.get("libotr").make()
-            assert isinstance(made, PeerProcess), "libotr must run isolated"
-            worker = self._workers[index] = made
+            made = impls.get(impl).make()
+            assert isinstance(made, PeerProcess), f"{impl} must run isolated"
+            worker = self._workers[(impl, index)] = made
         return worker
 
     def close(self) -> None:

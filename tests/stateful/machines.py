@@ -70,6 +70,7 @@ from implementations.api import (
     SmpUpdated,
     Status,
     SymkeyReceived,
+    Unsupported,
 )
 from implementations.engine import EngineAdapter, ScriptedEntropy
 from implementations.fixtures import fingerprint, key
@@ -84,6 +85,11 @@ PAIRS: dict[str, tuple[str, str]] = {
     "libotr-engine": ("libotr", "engine"),
     "engine-potr": ("engine", "potr"),
 }
+# Not (yet) here: otr3 and otrjs.  otr3 keys part of its behaviour to the wall clock (OTR3-002: queries
+# ignored for a minute after an AKE step; heartbeats), so Hypothesis cannot replay or shrink a program
+# against it; an exploratory engine x otr3 run met OTR3-003 ("[resent] " with the text wiped) and
+# OTR3-004 (a panic on an SMP answer with no request) within 40 examples.  otr.js fails one AKE in 16
+# (OTRJS-001) and takes 2.5 s per SMP.  Both pairs run here with ``machine_for`` once those are handled.
 SECRETS = ("apple", "pear")
 INJECTED_ERROR = "?OTR Error: x"
 MAX_OUT_PER_INPUT = 3  # plus the texts a side holds under REQUIRE_ENCRYPTION
@@ -141,6 +147,7 @@ class Coverage:
     states: set[tuple[str, str, str]] = field(default_factory=set)
     transitions: set[tuple[tuple[str, str, str], str, tuple[str, str, str]]] = field(default_factory=set)
     known: Counter[str] = field(default_factory=Counter)
+    unsupported: Counter[str] = field(default_factory=Counter)
 
 
 COVERAGE: dict[str, Coverage] = {}
@@ -344,9 +351,9 @@ class OtrMachine(RuleBasedStateMachine):
         return sent([Packet(self.numbers, self.numbers, ALICE, BOB, hello, note="old", original=hello)])
 
     def _adapter(self, index: int, impl: str) -> Adapter:
-        if impl == "libotr":
-            assert self.workers is not None, "libotr sides need the worker pool"
-            worker: Adapter = self.workers.get(index)
+        if impls.get(impl).isolated:
+            assert self.workers is not None, f"{impl} sides need the worker pool"
+            worker: Adapter = self.workers.get(index, impl)
             return worker
         return impls.get(impl).make(isolated=False)
 
@@ -406,7 +413,13 @@ class OtrMachine(RuleBasedStateMachine):
         before = self.observe(name)
         self.before_input(name, op, args, None)
         self.ops += 1
-        result: Result = getattr(side.adapter, op)(self.other(name), *args)
+        try:
+            result: Result = getattr(side.adapter, op)(self.other(name), *args)
+        except Unsupported:
+            # The implementation declares it cannot do this (e.g. otr3 has no SMP abort): nothing happens.
+            self.coverage.unsupported[f"{side.impl} {op}"] += 1
+            self._transition(name, before, op)
+            return []
         sent = self._absorb(name, result, None)
         sent = self.after_input(name, op, args, None, result, sent)
         self._transition(name, before, op)
