@@ -268,6 +268,7 @@ class LibotrAdapter:
                 if text:
                     self._events.append(MessageReceived(peer, text, encrypted=self._decrypted))
             if before == "encrypted" and self._msgstate(peer) == "finished":
+                self._asked.discard(peer)  # leaving ENCRYPTED abandons the SMP
                 self._events.append(SessionFinished(peer))
 
         return self._run(call)
@@ -287,6 +288,7 @@ class LibotrAdapter:
             self.lib.otrl_message_disconnect_all_instances(
                 self.us, byref(self._ops), None, self._account, self._protocol, peer.encode()
             )
+            self._asked.discard(peer)  # leaving ENCRYPTED abandons the SMP
             if was == "encrypted":
                 self._events.append(SessionInsecure(peer))
 
@@ -313,8 +315,10 @@ class LibotrAdapter:
             context = self._private_context(peer, "SMP", "smp")
             if context is None:
                 return
-            if peer not in self._asked:
-                # libotr would answer from leftover state; the application must not call it then.
+            smstate = context.contents.smstate
+            if peer not in self._asked or not (smstate and smstate.contents.g3o):
+                # Nothing asked in this session (a question asked before an end or a new userstate is
+                # gone with libotr's SMP state): libotr would dereference NULL (LIBOTR-041).
                 self._events.append(
                     SmpUpdated(peer, "error", None, extra={"x-detail": "no SMP question to answer"})
                 )

@@ -169,3 +169,23 @@ def test_libotr_smp_respond_after_a_new_init_is_refused_not_a_crash() -> None:
 
 def _deliver(adapter: Any, sender: str, wire: str) -> list[Any]:
     return list(adapter.receive(sender, wire).out)
+
+
+def test_libotr_an_answer_to_a_question_asked_before_an_end_is_refused_not_a_crash(workers: Workers) -> None:
+    """Fixed (an adapter bug, found by the ``thorough`` profile): the adapter kept a question asked
+    before the session ended and let the answer through in the next session, where libotr's SMP
+    state is gone and ``otrl_message_respond_smp`` dereferences NULL (LIBOTR-041)."""
+    problem = unavailable("libotr-engine")
+    if problem:
+        pytest.skip(problem)
+    state = machine_for("libotr-engine", workers, key="pinned findings")()
+    setup(state)
+    state.query(side=ALICE)
+    state.flush()
+    state.smp_start(side=BOB, secret="apple", question=None)
+    state.flush()  # alice (libotr) is asked
+    state.end(side=ALICE)
+    state.query(side=ALICE)
+    state.flush()  # a new session: libotr's SMP state was abandoned with the old one
+    state.smp_respond(side=ALICE, secret="apple")
+    state.teardown()
