@@ -21,7 +21,10 @@ Subcommands:
   (``vectors/``): check the files against their schemas and ids, rewrite
   them from their generators, record a transcript, replay them against an
   implementation (``N passed, M failed, K skipped``; exit 1 on a failure),
-  and write the differential summary of every implementation.
+  and write the differential summary of every implementation;
+* ``otrcheck fuzz list|run|smoke|triage|corpus``: the fuzz targets of
+  ``fuzz/`` under atheris, and triage of what they find into regression
+  vectors (``harness/fuzz/``, fuzz/README.md).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harness import fuzz as fuzz_cli
 from harness import impls
 
 if TYPE_CHECKING:
@@ -534,6 +538,7 @@ def build_parser() -> argparse.ArgumentParser:
     diagrams.set_defaults(func=_cmd_diagrams)
 
     _add_vectors_parser(sub)
+    fuzz_cli.add_parser(sub)
     return parser
 
 
@@ -546,7 +551,13 @@ def _positive(text: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    libfuzzer: list[str] = []
+    if argv[:1] == ["fuzz"]:  # `otrcheck fuzz run T -- -max_len=64`: libFuzzer's own flags after `--`
+        argv, libfuzzer = fuzz_cli.split_libfuzzer_flags(argv)
     args, extra = parser.parse_known_args(argv)
+    if libfuzzer:
+        args.libfuzzer = libfuzzer
     if args.func is _cmd_vectors_record:
         args.record_args = extra
     elif extra:

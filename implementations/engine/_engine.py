@@ -61,9 +61,18 @@ class Context:
 
     def __post_init__(self) -> None:
         self.fingerprint = self.key.public.fingerprint()
+        self._versions_of: Policy | None = None
+        self._versions: frozenset[int] = frozenset()
+
+    def allowed_versions(self) -> frozenset[int]:
+        """The policy's versions, worked out once per policy object (every message asks)."""
+        policy = self.policy
+        if self._versions_of is not policy:
+            self._versions, self._versions_of = policy.allowed_versions(), policy
+        return self._versions
 
     def query_message(self) -> str:
-        versions = self.policy.allowed_versions()
+        versions = self.allowed_versions()
         return _wire.QueryMessage(versions, QUERY_EXPLANATION.format(account=self.account)).encode()
 
 
@@ -174,7 +183,7 @@ class Engine:
 
     @property
     def otr_enabled(self) -> bool:
-        return bool(self.ctx.policy.allowed_versions())
+        return bool(self.ctx.allowed_versions())
 
     # ---------------------------------------------------------- user actions
 
@@ -303,7 +312,7 @@ class Engine:
         if isinstance(fragment, FragmentError):
             fx.events.append(ErrorRaised(conv.peer, "malformed", f"fragment: {fragment.reason}"))
             return
-        if fragment.version not in self.ctx.policy.allowed_versions():
+        if fragment.version not in self.ctx.allowed_versions():
             fx.events.append(
                 ErrorRaised(conv.peer, "ignored", f"v{fragment.version} fragment, version not allowed")
             )
@@ -349,7 +358,7 @@ class Engine:
             self._start_ake(conv, fx, message.tag_versions, "whitespace tag")
 
     def _start_ake(self, conv: Conversation, fx: Effects, offered: frozenset[int], why: str) -> None:
-        common = offered & self.ctx.policy.allowed_versions()
+        common = offered & self.ctx.allowed_versions()
         if not common:
             fx.events.append(ErrorRaised(conv.peer, "ignored", f"{why} offers no version our policy allows"))
             return
@@ -359,7 +368,7 @@ class Engine:
 
     def _encoded(self, conv: Conversation, fx: Effects, message: EncodedMessage) -> None:
         header = message.header
-        if header.version not in self.ctx.policy.allowed_versions():
+        if header.version not in self.ctx.allowed_versions():
             fx.events.append(
                 ErrorRaised(conv.peer, "ignored", f"{header.type.name}: v{header.version} not allowed")
             )

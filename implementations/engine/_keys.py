@@ -16,7 +16,7 @@ Invariants:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from . import _crypto
 from ._crypto import DataKeys, DhKeyPair
@@ -26,10 +26,36 @@ from ._wire import DataMessage, Header
 
 @dataclass
 class _PairKeys:
+    """One key pair's keys and counters; its cipher and MAC states are set up on first use, once."""
+
     keys: DataKeys
     send_ctr: int = 0
     recv_ctr: int = 0
     recv_mac_used: bool = False
+    _send_aes: _crypto.AesCtr | None = None
+    _send_mac: _crypto.HmacSha1 | None = None
+    _recv_aes: _crypto.AesCtr | None = None
+    _recv_mac: _crypto.HmacSha1 | None = None
+
+    def send_aes(self) -> _crypto.AesCtr:
+        if self._send_aes is None:
+            self._send_aes = _crypto.AesCtr(self.keys.send_aes)
+        return self._send_aes
+
+    def send_mac(self) -> _crypto.HmacSha1:
+        if self._send_mac is None:
+            self._send_mac = _crypto.HmacSha1(self.keys.send_mac)
+        return self._send_mac
+
+    def recv_aes(self) -> _crypto.AesCtr:
+        if self._recv_aes is None:
+            self._recv_aes = _crypto.AesCtr(self.keys.recv_aes)
+        return self._recv_aes
+
+    def recv_mac(self) -> _crypto.HmacSha1:
+        if self._recv_mac is None:
+            self._recv_mac = _crypto.HmacSha1(self.keys.recv_mac)
+        return self._recv_mac
 
 
 @dataclass(frozen=True)
@@ -100,11 +126,11 @@ class DataKeyState:
             self.their_keyid,
             self._our_cur.public,
             ctr,
-            _crypto.aes_ctr(pair.keys.send_aes, ctr, plaintext),
+            pair.send_aes()(ctr, plaintext),
             old_mac_keys=self.old_mac_keys,
         )
         self.old_mac_keys = b""
-        return replace(message, mac=_crypto.hmac_sha1(pair.keys.send_mac, message.authenticated_part()))
+        return message.with_mac(pair.send_mac()(message.authenticated_part()))
 
     def open(self, message: DataMessage) -> Opened | str:
         """Verify and decrypt; on failure return the reason and change nothing."""
@@ -117,7 +143,7 @@ class DataKeyState:
                 f"no keys for sender keyid {sender} / recipient keyid {recipient} (ours "
                 f"{self.our_keyid - 1}..{self.our_keyid}, theirs {self.their_keyid - 1}..{self.their_keyid})"
             )
-        expected = _crypto.hmac_sha1(pair.keys.recv_mac, message.authenticated_part())
+        expected = pair.recv_mac()(message.authenticated_part())
         if not _crypto.macs_equal(expected, message.mac):
             return "bad MAC"
         ctr = int.from_bytes(message.ctr, "big")
@@ -125,7 +151,7 @@ class DataKeyState:
             return f"counter {ctr} is not larger than the last one seen ({pair.recv_ctr})"
         if message.sender_keyid == self.their_keyid and not _crypto.is_group_element(message.next_dh):
             return "next DH key is not in [2, p-2]"
-        plaintext = _crypto.aes_ctr(pair.keys.recv_aes, message.ctr, message.encrypted_message)
+        plaintext = pair.recv_aes()(message.ctr, message.encrypted_message)
         pair.recv_ctr = ctr
         pair.recv_mac_used = True
         extra_key = pair.keys.extra_key

@@ -106,9 +106,12 @@ class Header:
     receiver_tag: int = 0
 
     def encode(self) -> bytes:
-        out = _codec.short(self.version) + _codec.byte(self.type)
-        if self.version == 3:
-            out += _codec.uint(self.sender_tag) + _codec.uint(self.receiver_tag)
+        out: bytes | None = self.__dict__.get("_encoded")
+        if out is None:
+            out = _codec.short(self.version) + _codec.byte(self.type)
+            if self.version == 3:
+                out += _codec.uint(self.sender_tag) + _codec.uint(self.receiver_tag)
+            object.__setattr__(self, "_encoded", out)  # a cache of the fields' encoding, not a field
         return out
 
 
@@ -165,16 +168,40 @@ class DataMessage:
     old_mac_keys: bytes = b""
 
     def authenticated_part(self) -> bytes:
-        """Everything from the protocol version to the end of the encrypted message (the MAC'd part)."""
-        return (
-            self.header.encode()
-            + _codec.byte(self.flags)
-            + _codec.uint(self.sender_keyid)
-            + _codec.uint(self.recipient_keyid)
-            + _codec.mpi(self.next_dh)
-            + self.ctr
-            + _codec.data(self.encrypted_message)
+        """Everything from the protocol version to the end of the encrypted message (the MAC'd part).
+
+        Always the fields' (minimal) encoding, whatever bytes they were parsed from; computed
+        once per message and kept, since a sent message needs it for its MAC and its encoding.
+        """
+        out: bytes | None = self.__dict__.get("_authenticated")
+        if out is None:
+            out = (
+                self.header.encode()
+                + _codec.byte(self.flags)
+                + _codec.uint(self.sender_keyid)
+                + _codec.uint(self.recipient_keyid)
+                + _codec.mpi(self.next_dh)
+                + self.ctr
+                + _codec.data(self.encrypted_message)
+            )
+            object.__setattr__(self, "_authenticated", out)  # a cache, not a field
+        return out
+
+    def with_mac(self, mac: bytes) -> DataMessage:
+        """This message with ``mac`` (same authenticated part, so its cached encoding carries over)."""
+        signed = DataMessage(
+            self.header,
+            self.flags,
+            self.sender_keyid,
+            self.recipient_keyid,
+            self.next_dh,
+            self.ctr,
+            self.encrypted_message,
+            mac,
+            self.old_mac_keys,
         )
+        object.__setattr__(signed, "_authenticated", self.authenticated_part())
+        return signed
 
     def body(self) -> bytes:
         return (
@@ -251,9 +278,13 @@ def decode_base64(body: str) -> bytes:
     """Strict base64 (RFC 4648 alphabet, correct padding); raises DecodeError."""
     try:
         raw = body.encode("ascii")
-        return binascii.a2b_base64(raw, strict_mode=True)
+        decoded = binascii.a2b_base64(raw, strict_mode=True)
     except (UnicodeEncodeError, binascii.Error) as exc:
         raise DecodeError(f"bad base64: {exc}") from exc
+    # binascii's strict mode still takes padding after a whole group ("QUJD==", ENGINE-010).
+    if len(body) % 4 or "=" in body[:-2]:
+        raise DecodeError("bad base64: padding after a whole group")
+    return decoded
 
 
 def parse_encoded(wire: str) -> EncodedMessage | Malformed:
@@ -318,17 +349,30 @@ def _read_signature(header: Header, r: Reader) -> Signature:
 
 
 def _read_data(header: Header, r: Reader) -> DataMessage:
-    return DataMessage(
+    flags = r.byte("flags")
+    sender_keyid = r.uint("sender keyid")
+    recipient_keyid = r.uint("recipient keyid")
+    next_dh = r.data("next DH y")
+    ctr = r.ctr()
+    encrypted_message = r.data("encrypted message")
+    read = r.consumed_since(0)
+    message = DataMessage(
         header,
-        flags=r.byte("flags"),
-        sender_keyid=r.uint("sender keyid"),
-        recipient_keyid=r.uint("recipient keyid"),
-        next_dh=r.mpi("next DH y"),
-        ctr=r.ctr(),
-        encrypted_message=r.data("encrypted message"),
+        flags,
+        sender_keyid,
+        recipient_keyid,
+        int.from_bytes(next_dh, "big"),
+        ctr,
+        encrypted_message,
         mac=r.mac(),
         old_mac_keys=r.data("old MAC keys"),
     )
+    # Every field of the authenticated part but the MPI has exactly one encoding, so when the MPI is
+    # minimal the bytes read *are* authenticated_part(): keep them instead of encoding them again.
+    expected = len(header.encode()) + 1 + 4 + 4 + 4 + len(next_dh) + 8 + 4 + len(encrypted_message)
+    if next_dh[:1] != b"\0" and len(read) == expected:
+        object.__setattr__(message, "_authenticated", read)
+    return message
 
 
 _BODY_READERS: dict[MessageType, Callable[[Header, Reader], EncodedMessage]] = {

@@ -606,8 +606,9 @@ class Lib:
             function.restype = restype
             function.argtypes = argtypes
             self._functions[name] = function
-        libc = ctypes.util.find_library("c")
-        free = ctypes.CDLL(libc).free
+        # The process's free(), not libc's by name: under an LD_PRELOADed allocator (ASan, for the
+        # instrumented libotr of ci/build-libotr-asan.sh) libotr's malloc is the preloaded one.
+        free = ctypes.CDLL(None).free
         free.restype = None
         free.argtypes = (c_void_p,)
         self._free = free

@@ -59,7 +59,7 @@ def b64decode(body: str) -> bytes:
     with the implementations it checks.  Non-zero pad bits are accepted
     (RFC 4648 section 3.5 lets decoders choose).
     """
-    if not _B64.match(body):
+    if not _B64.fullmatch(body):  # not match: "$" also matches before a final newline
         raise Malformed("bad_base64", f"not padded standard base-64: {body[:24]!r}")
     out = bytearray()
     for at in range(0, len(body), 4):

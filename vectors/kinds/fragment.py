@@ -40,7 +40,9 @@ FILENAME = "otr_fragment.json"
 REASSEMBLERS = frozenset({"engine"})
 """Implementations with an ``x-parse reassemble`` entry."""
 
-_FRAGMENT = re.compile(r"^\?OTR(?:\|([0-9a-fA-F]{1,8})\|([0-9a-fA-F]{1,8}))?,(\d+),(\d+),([^,]+),$")
+# [0-9], not \d (which also takes non-ASCII digits), and \Z, not $ (which also matches before a final
+# newline): both let this reader accept fragments the spec's printf format cannot produce.
+_FRAGMENT = re.compile(r"^\?OTR(?:\|([0-9a-fA-F]{1,8})\|([0-9a-fA-F]{1,8}))?,([0-9]+),([0-9]+),([^,]+),\Z")
 
 NOTES = {
     "RealMessage": note("Functionality", "Fragments of a message of a seeded engine conversation (padded)."),

@@ -1,0 +1,11 @@
+"""atheris wrapper for ``fuzz.targets.engine_wire``; its docstring states the invariant.
+
+Run: ``python fuzz/fuzz_engine_wire.py [libFuzzer flags] [corpus dirs]`` (or ``otrcheck fuzz run``).
+"""
+
+import sys
+
+from fuzz._atheris import main
+
+if __name__ == "__main__":
+    main("engine_wire", sys.argv)
