@@ -14,6 +14,7 @@ missing dependency) is reported with the reason and the runs it made.  No
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import re
 import shutil
@@ -30,6 +31,16 @@ from .wall import repo_root, timed_run
 # target with a known crash still makes its N runs: this section measures speed, not discovery.
 SKIP_KNOWN = {"OTRCHECK_FUZZ_SKIP_KNOWN": "1"}
 MIN_SECONDS = 2.0  # of fuzzing beyond start-up, for an exec/s that start-up jitter does not swamp
+_EMPTY: dict[str, Any] = {
+    "seed_inputs": None,
+    "runs": None,
+    "exec_per_s": None,
+    "cov": None,
+    "ft": None,
+    "peak_rss_mb": None,
+    "startup_seconds": None,
+    "seconds": None,
+}
 _STAT = re.compile(r"^stat::(\w+):\s+(\d+)\s*$")
 _COVERAGE = re.compile(r"#(\d+)\s+\w+\s+cov: (\d+) ft: (\d+)")
 
@@ -90,6 +101,16 @@ class _Run:
         return None
 
 
+def _copy_seeds(seeds: Path, corpus: Path) -> None:
+    """Copy the seed inputs one by one; one that vanishes meanwhile (a corpus regenerated) is skipped."""
+    corpus.mkdir()
+    if not seeds.is_dir():
+        return
+    for seed in seeds.iterdir():
+        with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+            shutil.copyfile(seed, corpus / seed.name)
+
+
 def run_target(path: Path, runs: int, timeout: float, fuzz_dir: Path | None = None) -> dict[str, Any]:
     """Two runs, ``-runs=0`` (start-up, seed corpus) and ``runs`` inputs more: exec/s from the difference.
 
@@ -109,10 +130,7 @@ def run_target(path: Path, runs: int, timeout: float, fuzz_dir: Path | None = No
             nonlocal copies
             copies += 1
             corpus = Path(tmp) / f"corpus{copies}"
-            if seeds.is_dir():
-                shutil.copytree(seeds, corpus)
-            else:
-                corpus.mkdir()
+            _copy_seeds(seeds, corpus)
             return corpus
 
         base = _libfuzzer(path, 0, fresh_corpus(), f"{tmp}/", timeout)
@@ -161,7 +179,14 @@ def fuzz_targets(runs: int, timeout: float, fuzz_dir: Path | None = None) -> Sec
         return Section("absent", "no fuzz targets", {"targets": []})
     if importlib.util.find_spec("atheris") is None:
         return Section("error", "atheris is not installed", {"targets": [t.stem for t in targets]})
-    entries = [run_target(path, runs, timeout, fuzz_dir) for path in targets]
+    entries = []
+    for path in targets:
+        try:
+            entries.append(run_target(path, runs, timeout, fuzz_dir))
+        except Exception as exc:  # one target's trouble is its own line, not the section's end
+            detail = f"{type(exc).__name__}: {exc}"[:300]
+            name = path.stem.removeprefix("fuzz_")
+            entries.append({**_EMPTY, "name": name, "status": "error", "detail": detail})
     failed = [e["name"] for e in entries if e["status"] != "ok"]
     detail = f"{len(entries)} targets, {runs} runs each" + (
         f"; not clean: {', '.join(failed)}" if failed else ""

@@ -110,7 +110,7 @@ def run(budget: Budget, sections: list[str], impls: list[str], quick: bool) -> R
             try:
                 report.sections[name] = runner()
             except Exception as exc:
-                report.sections[name] = Section("error", f"{type(exc).__name__}: {exc}")
+                report.sections[name] = Section("error", f"{type(exc).__name__}: {exc}"[:500])
     for section in SLOW_SECTIONS:
         if section not in sections:
             report.sections[section] = Section("skipped", "--quick" if quick else "not in --only")
