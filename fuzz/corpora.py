@@ -16,7 +16,8 @@ Where the seeds come from:
 * SMP: the SMP vectors' message values and the TLVs of the exchange that
   built each state of :func:`fuzz.states.smp_machines`, for every state;
 * targets with a selector byte (a state, an entry) get each seed once,
-  selectors taken in turn, and the first captured wires under every
+  under a selector chosen by a hash of the seed (stable when inputs are
+  added), and the first captured wires under every
   selector; the receive targets take the captured conversations' wires,
   not every transcript's (each input there costs a session copy).
 """
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import cache
 from pathlib import Path
 
@@ -142,19 +143,19 @@ def _smp_values() -> list[tuple[int, bytes]]:
 # ---------------------------------------------------------------- per target
 
 
-def _selected(count: int, inputs: Iterable[bytes], everywhere: Iterable[bytes] = ()) -> list[bytes]:
-    seeds = [bytes((i % count,)) + data for i, data in enumerate(inputs)]
-    seeds += [bytes((s,)) + data for data in everywhere for s in range(count)]
-    return seeds
+def _spread(data: bytes, selectors: Sequence[int]) -> int:
+    """The selector a seed gets: chosen by a hash of the seed, so that adding an input to the vectors
+    changes no other seed (and no other file of the corpus)."""
+    return selectors[hashlib.sha1(data).digest()[0] % len(selectors)]
 
 
 def _receive_seeds(all_states: tuple[states.State, ...]) -> list[bytes]:
     raw = [i for i, s in enumerate(all_states) if not s.sealed]
     sealed = [i for i, s in enumerate(all_states) if s.sealed]
     texts = text_inputs(every_transcript=False)
-    seeds = [bytes((raw[i % len(raw)],)) + t.encode() for i, t in enumerate(texts)]
+    seeds = [bytes((_spread(t.encode(), raw),)) + t.encode() for t in texts]
     seeds += [bytes((s,)) + w.encode() for w in captured_wires()[:12] for s in raw]
-    seeds += [bytes((sealed[i % len(sealed)],)) + p for i, p in enumerate(plaintexts())]
+    seeds += [bytes((_spread(p, sealed),)) + p for p in plaintexts()]
     return seeds
 
 
@@ -182,7 +183,7 @@ def seeds(name: str) -> list[bytes]:
         entries = targets.DIFFERENTIAL_ENTRIES
         tlv = entries.index("tlv")
         text_entries = [i for i, e in enumerate(entries) if e != "tlv"]
-        found = [bytes((text_entries[i % len(text_entries)],)) + t for i, t in enumerate(texts)]
+        found = [bytes((_spread(t, text_entries),)) + t for t in texts]
         found += [bytes((tlv,)) + blob for blob in tlv_blobs()]
     else:
         raise KeyError(f"no target {name!r}")
@@ -207,9 +208,9 @@ def _smp_seeds() -> list[bytes]:
     for index in range(len(machines)):
         for ttype, value in [*exchange, (6, b"")]:
             found.append(bytes((index, types.index(ttype))) + value)
-    for i, (ttype, value) in enumerate(_smp_values()):
+    for ttype, value in _smp_values():
         if ttype in types:
-            found.append(bytes((i % len(machines), types.index(ttype))) + value)
+            found.append(bytes((_spread(value, range(len(machines))), types.index(ttype))) + value)
     return found
 
 
