@@ -87,4 +87,9 @@ def test_every_filed_input_still_behaves_as_filed_in_its_target(
         assert answer == {"outcome": "pass"}, f"{finding} is back: {answer}"
     else:
         assert answer.get("outcome") == "crash", f"{finding} no longer fails: fixed upstream?"
-        assert answer["signature"]["key"] == record["signature"]
+        filed, found = str(record["signature"]), str(answer["signature"]["key"])
+        # The same exception (or rule) and a frame in common: which frames of our own compatibility layer
+        # appear depends on how the package is installed (a checkout, tox's env).
+        assert found.split("@")[0] == filed.split("@")[0], (found, filed)
+        frames = set(found.split("@", 1)[-1].split("<")) & set(filed.split("@", 1)[-1].split("<"))
+        assert frames, (found, filed)
