@@ -191,3 +191,26 @@ def guarded(replay: Callable[[], Verdict], what: str) -> Verdict:
         return replay()
     except AdapterError as exc:
         return Verdict("failed", f"{what}: {exc.kind}: {exc.detail}")
+
+
+def number_groups(blocks: list[tuple[int, int, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Give each group's tests the ids of its own block (first id, size), in order.
+
+    A test keeps its id for good: new tests go at the end of their group, and
+    no group's growth renumbers another.
+    """
+    groups = []
+    for first_id, size, group in blocks:
+        if len(group["tests"]) > size:
+            raise ValueError(f"the group at {first_id} outgrew its block of {size} ids")
+        tests = [{"tcId": first_id + i, **test} for i, test in enumerate(group["tests"])]
+        groups.append({**group, "tests": tests})
+    return groups
+
+
+def notes_used(groups: list[dict[str, Any]], notes: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """The notes of the flags the tests use, in the notes' order; a flag without a note is an error."""
+    used = {flag for group in groups for test in group["tests"] for flag in test["flags"]}
+    if used - set(notes):
+        raise ValueError(f"flags without notes: {sorted(used - set(notes))}")
+    return {flag: note for flag, note in notes.items() if flag in used}

@@ -29,6 +29,7 @@ from typing import Any
 from implementations.engine import _crypto
 
 from ..model import Target, Vector, Verdict
+from ._common import notes_used, number_groups
 
 KIND = "kdf"
 FILENAME = "otr_kdf.json"
@@ -374,7 +375,7 @@ def _pair_tests() -> list[dict[str, Any]]:
 
 
 def generate() -> dict[str, Any]:
-    numbered = _numbered(
+    numbered = number_groups(
         [
             (1, 200, {"type": "KdfFromSecret", "source": "s given directly", "tests": _secret_tests()}),
             (
@@ -403,31 +404,9 @@ def generate() -> dict[str, Any]:
         "generatorVersion": GENERATOR_VERSION,
         "numberOfTests": sum(len(group["tests"]) for group in numbered),
         "header": HEADER,
-        "notes": _notes_used(numbered),
+        "notes": notes_used(numbered, NOTES),
         "testGroups": numbered,
     }
-
-
-def _numbered(blocks: list[tuple[int, int, dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Give each group's tests the ids of its own block (first id, size), in order.
-
-    A test keeps its id for good: new tests go at the end of their group, and
-    no group's growth renumbers another.
-    """
-    groups = []
-    for first_id, size, group in blocks:
-        if len(group["tests"]) > size:
-            raise ValueError(f"the group at {first_id} outgrew its block of {size} ids")
-        tests = [{"tcId": first_id + i, **test} for i, test in enumerate(group["tests"])]
-        groups.append({**group, "tests": tests})
-    return groups
-
-
-def _notes_used(groups: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
-    used = {flag for group in groups for test in group["tests"] for flag in test["flags"]}
-    if used - set(NOTES):
-        raise ValueError(f"flags without notes: {sorted(used - set(NOTES))}")
-    return {flag: note for flag, note in NOTES.items() if flag in used}
 
 
 # ------------------------------------------------------------------ replay

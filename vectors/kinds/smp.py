@@ -37,6 +37,7 @@ from implementations.engine._smp import SmpMachine, SmpOutcome, smp_secret
 from implementations.engine._tlv import Tlv, TlvType
 
 from ..model import Target, Vector, Verdict
+from ._common import notes_used, number_groups
 
 KIND = "smp"
 FILENAME = "otr_smp.json"
@@ -685,38 +686,16 @@ def generate() -> dict[str, Any]:
     base = all_exchanges[0]
     for n in (1, 2, 3, 4):
         blocks.append((100 * n + 1, 100, {**_base_json(base, n), "tests": _message_checks(base, n)}))
-    numbered = _numbered(blocks)
+    numbered = number_groups(blocks)
     return {
         "algorithm": "OTR-SMP",
         "schema": SCHEMA,
         "generatorVersion": GENERATOR_VERSION,
         "numberOfTests": sum(len(group["tests"]) for group in numbered),
         "header": HEADER,
-        "notes": _notes_used(numbered),
+        "notes": notes_used(numbered, NOTES),
         "testGroups": numbered,
     }
-
-
-def _numbered(blocks: list[tuple[int, int, dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Give each group's tests the ids of its own block (first id, size), in order.
-
-    A test keeps its id for good: new tests go at the end of their group, and
-    no group's growth renumbers another.
-    """
-    groups = []
-    for first_id, size, group in blocks:
-        if len(group["tests"]) > size:
-            raise ValueError(f"the group at {first_id} outgrew its block of {size} ids")
-        tests = [{"tcId": first_id + i, **test} for i, test in enumerate(group["tests"])]
-        groups.append({**group, "tests": tests})
-    return groups
-
-
-def _notes_used(groups: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
-    used = {flag for group in groups for test in group["tests"] for flag in test["flags"]}
-    if used - set(NOTES):
-        raise ValueError(f"flags without notes: {sorted(used - set(NOTES))}")
-    return {flag: note for flag, note in NOTES.items() if flag in used}
 
 
 # ------------------------------------------------------------------ replay
